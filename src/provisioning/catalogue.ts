@@ -1,0 +1,203 @@
+/**
+ * The provisioning catalogue: the one path from a request (HTTP or TFTP) to the bytes a device gets.
+ *   request -> file name check -> identify (User-Agent, file name, MAC prefix) -> device -> access rules
+ *   -> settings -> render.
+ * No protocol renders files itself; both doors call `fetch`.
+ */
+import { createHash } from 'node:crypto';
+import { anyCidrContains, normaliseAddress, type Cidr } from '../net/cidr.js';
+import { formatMac, macPrefix, type Mac } from '../net/mac.js';
+import type { Store } from '../store/index.js';
+import type { Device } from '../store/devices.js';
+import type { ModelCatalogue } from '../vendors/registry.js';
+import type { DeviceHint, FileMatch, ModelSpec, VendorPlugin } from '../vendors/types.js';
+import { needsUpgrade, type FirmwareCatalogue } from './firmware.js';
+import { EnumerationGuard } from './guard.js';
+import { layerFromDotted, resolveSettings, type ServerAddress, type SettingsLayer } from './settings.js';
+import type { SiteSettings } from '../config/schema.js';
+
+export interface ProvisioningRequest {
+  /** The requested name, percent-decoded, without `/prov/`. */
+  file: string;
+  userAgent?: string | undefined;
+  /** The client's address as the socket reports it. */
+  ip: string;
+  protocol: 'http' | 'tftp';
+}
+
+export type ProvisioningResult =
+  | { status: 200; body: Buffer; contentType: string; etag: string; secret: boolean; mac?: Mac | undefined; model?: string | undefined }
+  | { status: 400 | 403 | 404; reason: string };
+
+export interface CatalogueDeps {
+  store: Store;
+  vendors: readonly VendorPlugin[];
+  models: ModelCatalogue;
+  firmware: FirmwareCatalogue;
+  /** The effective site, read at each request so a `site set` applies at once. */
+  site: () => Promise<SiteSettings>;
+  allow: (site: SiteSettings) => Cidr[];
+  server: ServerAddress;
+  guard?: EnumerationGuard;
+}
+
+export const MAX_NAME_LENGTH = 128;
+const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+/** Why a requested name is refused before any lookup, or undefined when it is a plain file name. */
+export function checkFileName(name: string): { status: 400 | 404; reason: string } | undefined {
+  if (name.length === 0) return { status: 404, reason: 'no file named' };
+  if (name.length > MAX_NAME_LENGTH) return { status: 400, reason: `name longer than ${MAX_NAME_LENGTH} characters` };
+  if (name.includes('\0')) return { status: 400, reason: 'NUL in name' };
+  if (name.includes('/') || name.includes('\\') || name.includes('..')) return { status: 400, reason: 'path outside the provisioning namespace' };
+  if (!SAFE_NAME.test(name)) return { status: 404, reason: 'not a provisioning file name' };
+  return undefined;
+}
+
+export function etagOf(body: Buffer): string {
+  return `"${createHash('sha1').update(body).digest('base64url')}"`;
+}
+
+export class ProvisioningCatalogue {
+  readonly guard: EnumerationGuard;
+
+  constructor(private readonly deps: CatalogueDeps) {
+    this.guard = deps.guard ?? new EnumerationGuard();
+  }
+
+  private identify(userAgent: string | undefined): { vendor: VendorPlugin; hint: DeviceHint } | undefined {
+    if (!userAgent) return undefined;
+    for (const vendor of this.deps.vendors) {
+      const hint = vendor.identifyUserAgent(userAgent);
+      if (hint) return { vendor, hint };
+    }
+    return undefined;
+  }
+
+  private matchFile(file: string): { vendor: VendorPlugin; match: FileMatch } | undefined {
+    for (const vendor of this.deps.vendors) {
+      const match = vendor.matchFile(file);
+      if (match) return { vendor, match };
+    }
+    return undefined;
+  }
+
+  async fetch(req: ProvisioningRequest): Promise<ProvisioningResult> {
+    const ip = normaliseAddress(req.ip);
+    const refused = checkFileName(req.file);
+    if (refused) return refused;
+    const events = this.deps.store.events;
+    if (this.guard.blockedUntil(ip)) return { status: 403, reason: 'client blocked for naming too many unknown devices' };
+
+    const found = this.matchFile(req.file);
+    if (!found) return { status: 404, reason: 'no such file' };
+    const { vendor, match } = found;
+    const ua = this.identify(req.userAgent);
+    const site = await this.deps.site();
+    const allowed = anyCidrContains(this.deps.allow(site), ip);
+
+    if (ua?.hint.mac && match.mac && ua.hint.mac !== match.mac) {
+      await this.miss(ip, `asked for ${formatMac(match.mac)} but its User-Agent says ${formatMac(ua.hint.mac)}`);
+      return { status: 403, reason: 'the file named is not the requesting device\'s own' };
+    }
+
+    const mac = match.mac ?? ua?.hint.mac;
+    let device = mac ? await this.deps.store.devices.get(mac) : undefined;
+    const sighting = { ip, vendor: ua?.hint.vendor ?? vendor.name.split(' ')[0], model: ua?.hint.model ?? match.model?.id, firmware: ua?.hint.firmware, userAgent: req.userAgent };
+    if (mac && !device) {
+      if (match.scope === 'device') {
+        const blocked = await this.miss(ip, `asked for the unknown device ${formatMac(mac)}`);
+        if (blocked) return { status: 403, reason: 'client blocked for naming too many unknown devices' };
+      }
+      if (!allowed) return { status: 404, reason: 'unknown device' };
+      if (await this.deps.store.devices.discover(mac, sighting)) {
+        await events.add({
+          type: 'device.discovered',
+          mac,
+          message: `new ${sighting.vendor ?? ''} ${sighting.model ?? 'device'} ${formatMac(mac)} at ${ip}${vendor.macPrefixes.includes(macPrefix(mac)) ? '' : ' (vendor prefix not on the known list)'}`.replace(/\s+/g, ' '),
+          data: { ip, model: sighting.model, firmware: sighting.firmware, protocol: req.protocol },
+        });
+      }
+      device = await this.deps.store.devices.get(mac);
+    } else if (mac && device) {
+      this.deps.store.devices.noteSighting(mac, sighting);
+    }
+
+    if (match.scope === 'common') {
+      const model = match.model!;
+      return this.render(vendor, req.file, match, model, site, undefined, ua?.hint.firmware);
+    }
+
+    // A per-device file.
+    if (!device || !mac) return { status: 404, reason: 'unknown device' };
+    const resolved = device.model ? this.deps.models.find(device.model) : undefined;
+    const model = resolved && resolved.vendor.id === vendor.id ? resolved.model : undefined;
+    if (!model) return { status: 404, reason: `no ${vendor.name} model known for ${formatMac(mac)} (assign one with outpost device add)` };
+    const hasSecrets = device.lines.length > 0;
+    if (hasSecrets && !allowed) {
+      await events.add({ type: 'provisioning.refused', level: 'warn', mac, message: `refused ${req.file} to ${ip}: not in provisioning.allow`, data: { ip, protocol: req.protocol } });
+      return { status: 403, reason: 'client not allowed to receive this device\'s credentials (provisioning.allow)' };
+    }
+    const result = await this.render(vendor, req.file, match, model, site, device, ua?.hint.firmware ?? device.firmware);
+    if (result.status === 200 && hasSecrets && device.state === 'assigned') await this.deps.store.devices.markProvisioned(mac);
+    return result;
+  }
+
+  /** Renders without any access checks: `config render` and the catalogue itself. */
+  async renderFor(file: string, mac: Mac): Promise<ProvisioningResult> {
+    const refused = checkFileName(file);
+    if (refused) return refused;
+    const found = this.matchFile(file);
+    if (!found) return { status: 404, reason: 'no such file' };
+    const device = await this.deps.store.devices.get(mac);
+    if (!device) return { status: 404, reason: `no device ${formatMac(mac)}` };
+    if (found.match.mac && found.match.mac !== mac) return { status: 404, reason: `${file} is not a file of ${formatMac(mac)}` };
+    const resolved = device.model ? this.deps.models.find(device.model) : undefined;
+    if (!resolved || resolved.vendor.id !== found.vendor.id) return { status: 404, reason: `${file} is not a file of a ${device.model ?? 'device of unknown model'}` };
+    if (found.match.scope === 'common' && found.match.model?.id !== resolved.model.id) return { status: 404, reason: `${file} is the common file of another model` };
+    const site = await this.deps.site();
+    return this.render(found.vendor, file, found.match, resolved.model, site, found.match.scope === 'device' ? device : undefined, device.firmware);
+  }
+
+  /** Every file name a device is served. */
+  filesFor(device: Device): string[] {
+    const resolved = device.model ? this.deps.models.find(device.model) : undefined;
+    return resolved ? resolved.vendor.files(resolved.model, device.mac) : [];
+  }
+
+  private async render(vendor: VendorPlugin, file: string, match: FileMatch, model: ModelSpec, site: SiteSettings, device: Device | undefined, reportedFirmware: string | undefined): Promise<ProvisioningResult> {
+    const lines = device ? await this.deps.store.lines.getMany(device.lines) : [];
+    const settings = resolveSettings({
+      site: site as SettingsLayer,
+      model: undefined,
+      device: device ? (layerFromDotted(Object.entries(device.overrides)) as SettingsLayer) : undefined,
+      lines,
+      server: this.deps.server,
+    });
+    const target = this.deps.firmware.target(model.id);
+    const firmware = needsUpgrade(target, reportedFirmware) ? { version: target!.version, url: `${settings.server.provisioningUrl}firmware/${encodeURIComponent(target!.file)}` } : undefined;
+    const rendered = vendor.render({ file, match, model, settings, device: device ? { mac: device.mac, firmware: device.firmware } : undefined, firmware });
+    return {
+      status: 200,
+      body: rendered.body,
+      contentType: rendered.contentType,
+      etag: etagOf(rendered.body),
+      secret: lines.length > 0,
+      mac: device?.mac,
+      model: model.id,
+    };
+  }
+
+  private async miss(ip: string, what: string): Promise<boolean> {
+    const blocked = this.guard.miss(ip);
+    if (blocked) {
+      await this.deps.store.events.add({
+        type: 'provisioning.blocked',
+        level: 'warn',
+        message: `${ip} blocked for 10 minutes: more than 20 requests for unknown devices in a minute (last: ${what})`,
+        data: { ip },
+      });
+    }
+    return blocked;
+  }
+}

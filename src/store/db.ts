@@ -1,0 +1,95 @@
+/**
+ * The sqlite3 connection: WAL, synchronous FULL (a write that a client was told about survives a kill -9 and a
+ * power cut), foreign keys, a busy timeout so the CLI and a running server can share the file, and one writer
+ * at a time through a queue so transactions never interleave on the shared connection.
+ */
+import sqlite3 from 'sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Logger } from '../app/log.js';
+import { MIGRATIONS, type Migration } from './migrations.js';
+
+export type Param = string | number | null | bigint | Buffer;
+
+export class Database {
+  private writeQueue: Promise<unknown> = Promise.resolve();
+
+  private constructor(private readonly db: sqlite3.Database, readonly file: string) {}
+
+  static async open(file: string, log: Logger, migrations: readonly Migration[] = MIGRATIONS): Promise<Database> {
+    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+    const raw = await new Promise<sqlite3.Database>((resolve, reject) => {
+      const db = new sqlite3.Database(file, (err) => (err ? reject(new Error(`cannot open the database ${file}: ${err.message}`)) : resolve(db)));
+    });
+    const db = new Database(raw, file);
+    raw.configure('busyTimeout', 5000);
+    await db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;');
+    await db.migrate(migrations, log);
+    return db;
+  }
+
+  private async migrate(migrations: readonly Migration[], log: Logger): Promise<void> {
+    const row = await this.get<{ user_version: number }>('PRAGMA user_version');
+    const current = row?.user_version ?? 0;
+    const latest = migrations.reduce((max, m) => Math.max(max, m.version), 0);
+    if (current > latest) {
+      throw new Error(`the database ${this.file} is at schema ${current}, newer than this Outpost knows (${latest}); upgrade Outpost or restore a backup`);
+    }
+    for (const migration of [...migrations].sort((a, b) => a.version - b.version)) {
+      if (migration.version <= current) continue;
+      await this.transaction(async () => {
+        await this.exec(migration.sql);
+        await this.exec(`PRAGMA user_version = ${migration.version}`);
+      });
+      log.info({ version: migration.version, migration: migration.name }, 'database migrated');
+    }
+  }
+
+  exec(sql: string): Promise<void> {
+    return new Promise((resolve, reject) => this.db.exec(sql, (err) => (err ? reject(err) : resolve())));
+  }
+
+  run(sql: string, params: readonly Param[] = []): Promise<{ changes: number; lastID: number }> {
+    return new Promise((resolve, reject) =>
+      this.db.run(sql, params as Param[], function (this: sqlite3.RunResult, err: Error | null) {
+        if (err) reject(err);
+        else resolve({ changes: this.changes, lastID: this.lastID });
+      }),
+    );
+  }
+
+  get<T>(sql: string, params: readonly Param[] = []): Promise<T | undefined> {
+    return new Promise((resolve, reject) => this.db.get(sql, params as Param[], (err, row) => (err ? reject(err) : resolve(row as T | undefined))));
+  }
+
+  all<T>(sql: string, params: readonly Param[] = []): Promise<T[]> {
+    return new Promise((resolve, reject) => this.db.all(sql, params as Param[], (err, rows) => (err ? reject(err) : resolve(rows as T[]))));
+  }
+
+  /** Runs `fn` inside BEGIN IMMEDIATE .. COMMIT, after every earlier write has finished. */
+  transaction<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.writeQueue.then(async () => {
+      await this.exec('BEGIN IMMEDIATE');
+      try {
+        const result = await fn();
+        await this.exec('COMMIT');
+        return result;
+      } catch (err) {
+        await this.exec('ROLLBACK').catch(() => undefined);
+        throw err;
+      }
+    });
+    this.writeQueue = next.catch(() => undefined);
+    return next;
+  }
+
+  close(): Promise<void> {
+    return this.writeQueue.then(
+      () => new Promise<void>((resolve, reject) => this.db.close((err) => (err ? reject(err) : resolve()))),
+    );
+  }
+}
+
+export function nowIso(): string {
+  return new Date().toISOString();
+}

@@ -1,0 +1,66 @@
+/**
+ * Numbered schema migrations. Append only: a migration that has shipped is never edited; a new number fixes it.
+ * `PRAGMA user_version` records the last one applied.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'lines, devices, events, settings',
+    sql: `
+      CREATE TABLE lines (
+        ext        TEXT PRIMARY KEY,
+        number     TEXT UNIQUE,
+        name       TEXT NOT NULL DEFAULT '',
+        user       TEXT NOT NULL UNIQUE,
+        password   TEXT NOT NULL,
+        forward    TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+      CREATE TABLE devices (
+        mac            TEXT PRIMARY KEY,
+        vendor         TEXT,
+        model          TEXT,
+        firmware       TEXT,
+        ip             TEXT,
+        user_agent     TEXT,
+        state          TEXT NOT NULL,
+        origin         TEXT NOT NULL,
+        location       TEXT,
+        overrides      TEXT NOT NULL DEFAULT '{}',
+        first_seen     TEXT,
+        last_seen      TEXT,
+        provisioned_at TEXT,
+        created_at     TEXT NOT NULL,
+        updated_at     TEXT NOT NULL
+      );
+      CREATE TABLE device_lines (
+        mac      TEXT NOT NULL REFERENCES devices(mac) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        ext      TEXT NOT NULL REFERENCES lines(ext),
+        PRIMARY KEY (mac, position)
+      );
+      CREATE INDEX device_lines_ext ON device_lines(ext);
+      CREATE TABLE events (
+        id      INTEGER PRIMARY KEY AUTOINCREMENT,
+        at      TEXT NOT NULL,
+        type    TEXT NOT NULL,
+        level   TEXT NOT NULL DEFAULT 'info',
+        mac     TEXT,
+        message TEXT NOT NULL,
+        data    TEXT
+      );
+      CREATE INDEX events_type_at ON events(type, at);
+      CREATE TABLE settings (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      );
+    `,
+  },
+];

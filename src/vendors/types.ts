@@ -1,0 +1,71 @@
+/**
+ * The vendor-plugin interface. A vendor module declares its models, how to recognise its devices and which
+ * files it serves; the provisioning core does the rest (identification, settings, rendering, access rules).
+ */
+import type { Mac } from '../net/mac.js';
+import type { ResolvedSettings } from '../provisioning/settings.js';
+
+export type DeviceKind = 'phone' | 'gateway';
+
+export interface ModelSpec {
+  /** Canonical id as on the label, without the vendor word: `T22P`, `VP530`, `ST2030`, `4102S`. */
+  readonly id: string;
+  readonly vendor: string;
+  /** Other spellings seen on labels or in User-Agents (`SIP-T22P`, `VP530P`). Matched case-insensitively. */
+  readonly aliases?: readonly string[];
+  readonly kind: DeviceKind;
+  /** SIP accounts (phones) or FXS ports (gateways). */
+  readonly accounts: number;
+  /** Vendor-specific model code, e.g. Yealink's `05` in `y000000000005.cfg`. */
+  readonly code?: string;
+  /** Firmware version prefix that identifies the model, e.g. Yealink T22P `7.`. */
+  readonly firmwarePrefix?: string;
+}
+
+/** What one request (HTTP or TFTP) tells about the device that made it. */
+export interface DeviceHint {
+  vendor?: string;
+  model?: string;
+  firmware?: string;
+  mac?: Mac;
+}
+
+/** A file a vendor serves. `secret` files carry SIP passwords and go only to entitled clients. */
+export interface FileMatch {
+  /** `common`: one per model, no secrets; `device`: per MAC. */
+  scope: 'common' | 'device';
+  model?: ModelSpec;
+  mac?: Mac;
+  secret: boolean;
+}
+
+export interface RenderInput {
+  file: string;
+  match: FileMatch;
+  model: ModelSpec;
+  settings: ResolvedSettings;
+  /** The device's own record, when the file is per device. */
+  device?: { mac: Mac; firmware?: string | undefined };
+  /** Set when the firmware catalogue holds a different version for this model than the device reports. */
+  firmware?: { version: string; url: string } | undefined;
+}
+
+export interface RenderedFile {
+  body: Buffer;
+  contentType: string;
+}
+
+export interface VendorPlugin {
+  readonly id: string;
+  readonly name: string;
+  readonly models: readonly ModelSpec[];
+  /** OUIs (6 lowercase hex digits) this vendor's devices are known to use. */
+  readonly macPrefixes: readonly string[];
+  /** What the User-Agent says, or undefined when it is not this vendor's. */
+  identifyUserAgent(userAgent: string): DeviceHint | undefined;
+  /** Whether this vendor serves `file` (already normalised, no leading slash), and what it tells. */
+  matchFile(file: string): FileMatch | undefined;
+  /** Every file name a device of this model with this MAC is served. */
+  files(model: ModelSpec, mac: Mac): string[];
+  render(input: RenderInput): RenderedFile;
+}
