@@ -1,0 +1,47 @@
+/** Prometheus metrics, on a registry of our own (tests run several servers in one process). */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly provisioningRequests = new Counter({
+    name: 'outpost_provisioning_requests_total',
+    help: 'Provisioning file requests by protocol and answer',
+    labelNames: ['protocol', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly provisioningDuration = new Histogram({
+    name: 'outpost_provisioning_duration_seconds',
+    help: 'Time to identify, resolve and render a provisioning file',
+    labelNames: ['protocol'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+    registers: [this.registry],
+  });
+  readonly apiAuthFailures = new Counter({
+    name: 'outpost_api_auth_failures_total',
+    help: 'API requests refused for missing or wrong credentials',
+    registers: [this.registry],
+  });
+
+  constructor(collectors: { devicesByState?: () => Promise<Record<string, number>>; blockedClients?: () => number } = {}) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'outpost_' });
+    const { devicesByState, blockedClients } = collectors;
+    new Gauge({
+      name: 'outpost_devices',
+      help: 'Devices in the inventory by state',
+      labelNames: ['state'] as const,
+      registers: [this.registry],
+      async collect() {
+        if (!devicesByState) return;
+        for (const [state, n] of Object.entries(await devicesByState())) this.set({ state }, n);
+      },
+    });
+    new Gauge({
+      name: 'outpost_provisioning_blocked_clients',
+      help: 'Clients refused for naming too many unknown devices',
+      registers: [this.registry],
+      collect() {
+        if (blockedClients) this.set(blockedClients());
+      },
+    });
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * `outpost serve`: builds the services from the site and the store, starts them, and stops them cleanly on
+ * SIGTERM/SIGINT. An invalid site file or a port that cannot be bound stops it before anything answers.
+ */
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
+import { join } from 'node:path';
+import type { Server } from 'node:http';
+import { UserError } from './errors.js';
+import type { Logger } from './log.js';
+import { Metrics } from './metrics.js';
+import { Outpost, type OutpostOptions } from './outpost.js';
+import { statusReport, type ServiceState } from './status.js';
+import { createHttpApp, listen } from '../http/server.js';
+
+export interface ServeOptions extends OutpostOptions {
+  bind: string;
+  advertise?: string | undefined;
+  httpPort: number;
+  tftpPort: number;
+  sipPort: number;
+  dhcpPort: number;
+  tftp: boolean;
+  sip: boolean;
+  dhcp: boolean | undefined;
+  mdns: boolean;
+  /** Where the `ready` lines go. */
+  out: (line: string) => void;
+}
+
+export interface RunningOutpost {
+  outpost: Outpost;
+  http: Server;
+  httpPort: number;
+  stop(): Promise<void>;
+}
+
+/** The address phones are told to use: the flag, the site, the bound address, else the first LAN address. */
+export function advertiseAddress(flag: string | undefined, site: string, bind: string): string {
+  if (flag) return flag;
+  if (site) return site;
+  if (bind !== '0.0.0.0' && bind !== '::') return bind;
+  for (const addresses of Object.values(networkInterfaces())) {
+    for (const a of addresses ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return '127.0.0.1';
+}
+
+/** The admin password: env, then the site, else one generated at first start and kept in `<data>/admin-password`. */
+export function adminPassword(dataDir: string, sitePassword: string, log: Logger): string {
+  if (process.env.OUTPOST_ADMIN_PASSWORD) return process.env.OUTPOST_ADMIN_PASSWORD;
+  if (sitePassword) return sitePassword;
+  const file = join(dataDir, 'admin-password');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const generated = randomBytes(12).toString('base64url');
+  writeFileSync(file, `${generated}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  log.warn({ file }, 'no admin password set: generated one; read it from this file or set admin.password');
+  return generated;
+}
+
+export async function serve(options: ServeOptions): Promise<RunningOutpost> {
+  const { log } = options;
+  const outpost = await Outpost.open(options);
+  const startedAt = new Date().toISOString();
+  try {
+    const site = await outpost.site();
+    const host = advertiseAddress(options.advertise, site.advertise, options.bind);
+    const catalogue = outpost.catalogue({ host, httpPort: options.httpPort, tftpPort: options.tftpPort, sipPort: options.sipPort });
+    const metrics = new Metrics({ devicesByState: () => outpost.store.devices.count(), blockedClients: () => catalogue.guard.blockedClients() });
+    const services: Record<string, ServiceState> = {};
+    const app = createHttpApp({
+      outpost,
+      catalogue,
+      metrics,
+      log,
+      adminPassword: () => adminPasswordNow(),
+      status: () => statusReport(outpost, services, startedAt),
+      healthy: () => Object.values(services).every((s) => s.state === 'up' || s.reason !== 'failed'),
+    });
+    let cachedPassword = adminPassword(outpost.options.dataDir, site.admin.password, log);
+    const adminPasswordNow = () => cachedPassword;
+    // `site set admin.password` through the API applies at once.
+    outpost.store.events.onEvent((e) => {
+      if (e.type === 'site.changed' && e.message.startsWith('admin.password')) {
+        void outpost.site().then((s) => (cachedPassword = adminPassword(outpost.options.dataDir, s.admin.password, log)));
+      }
+    });
+
+    let http: Server;
+    try {
+      http = await listen(app, options.httpPort, options.bind);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new UserError(
+        code === 'EADDRINUSE'
+          ? `HTTP port ${options.httpPort} on ${options.bind} is already in use; stop the other program or choose --http-port`
+          : code === 'EACCES'
+            ? `HTTP port ${options.httpPort} needs root or CAP_NET_BIND_SERVICE; choose --http-port above 1023 or grant the capability`
+            : `cannot listen on HTTP port ${options.httpPort} of ${options.bind}: ${(err as Error).message}`,
+      );
+    }
+    const httpPort = (http.address() as { port: number }).port;
+    services.http = { state: 'up', address: `${options.bind}:${httpPort}` };
+    options.out(`ready http http://${host}:${httpPort}/ (bound to ${options.bind}:${httpPort})`);
+    for (const [name, wanted] of [['tftp', options.tftp], ['sip', options.sip], ['dhcp', options.dhcp ?? site.dhcp.enabled], ['mdns', options.mdns]] as const) {
+      services[name] = { state: 'off', reason: wanted ? 'not in this version yet' : 'disabled' };
+      if (wanted) options.out(`off ${name}: not in this version yet`);
+    }
+    await outpost.store.events.add({ type: 'service.started', message: `Outpost started; provisioning at http://${host}:${httpPort}/prov/` });
+
+    let stopping: Promise<void> | undefined;
+    const stop = () =>
+      (stopping ??= (async () => {
+        http.closeIdleConnections();
+        const closed = new Promise<void>((resolve) => http.close(() => resolve()));
+        const forced = setTimeout(() => http.closeAllConnections(), 2000);
+        await closed;
+        clearTimeout(forced);
+        await outpost.store.events.add({ type: 'service.stopped', message: 'Outpost stopped' }).catch(() => undefined);
+        await outpost.close();
+      })());
+    return { outpost, http, httpPort, stop };
+  } catch (err) {
+    await outpost.close();
+    throw err;
+  }
+}

@@ -1,0 +1,147 @@
+/** `/api/v1`: JSON REST over the same operations as the CLI. Passwords never leave through it. */
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { UserError } from '../app/errors.js';
+import type { Outpost } from '../app/outpost.js';
+import type { Line } from '../store/lines.js';
+import type { Device } from '../store/devices.js';
+import { formatMac } from '../net/mac.js';
+import type { ProvisioningCatalogue } from '../provisioning/catalogue.js';
+import type { StatusReport } from '../app/status.js';
+
+export function publicLine(line: Line) {
+  const { password: _password, ...rest } = line;
+  return { ...rest, hasPassword: true };
+}
+
+export function publicDevice(device: Device, files: string[]) {
+  return { ...device, macDisplay: formatMac(device.mac), files };
+}
+
+export function maskSite<T extends { admin: { password: string } }>(site: T): T {
+  return { ...site, admin: { password: site.admin.password ? '********' : '' } };
+}
+
+export function apiRouter(deps: { outpost: Outpost; catalogue: ProvisioningCatalogue; status: () => Promise<StatusReport> }): express.Router {
+  const { outpost, catalogue } = deps;
+  const router = express.Router();
+  router.use(express.json({ limit: '1mb' }));
+  router.use(express.text({ type: ['text/csv', 'text/plain'], limit: '5mb' }));
+
+  router.get('/status', async (_req, res) => {
+    res.json(await deps.status());
+  });
+
+  router.get('/lines', async (_req, res) => {
+    res.json((await outpost.store.lines.list()).map(publicLine));
+  });
+  router.get('/lines/:ext', async (req, res) => {
+    const line = await outpost.store.lines.get(String(req.params.ext));
+    if (!line) throw new NotFound(`no line ${req.params.ext}`);
+    res.json(publicLine(line));
+  });
+  router.post('/lines', async (req, res) => {
+    const result = await outpost.putLine(body(req));
+    res.status(result === 'added' ? 201 : 200).json({ result, line: publicLine((await outpost.store.lines.get(String(body(req).ext)))!) });
+  });
+  router.put('/lines/:ext', async (req, res) => {
+    const existing = await outpost.store.lines.get(String(req.params.ext));
+    // A PUT without a password keeps the stored one, so a form need not echo secrets back.
+    const input = { password: existing?.password, ...body(req), ext: req.params.ext };
+    const result = await outpost.putLine(input);
+    res.status(result === 'added' ? 201 : 200).json({ result, line: publicLine((await outpost.store.lines.get(String(req.params.ext)))!) });
+  });
+  router.delete('/lines/:ext', async (req, res) => {
+    await outpost.removeLine(String(req.params.ext));
+    res.status(204).end();
+  });
+
+  router.get('/devices', async (_req, res) => {
+    res.json((await outpost.store.devices.list()).map((d) => publicDevice(d, catalogue.filesFor(d))));
+  });
+  router.get('/devices/:mac', async (req, res) => {
+    const device = await outpost.getDevice(String(req.params.mac));
+    res.json(publicDevice(device, catalogue.filesFor(device)));
+  });
+  router.post('/devices', async (req, res) => {
+    const b = body(req);
+    const { mac, result } = await outpost.putDevice({ mac: String(b.mac ?? ''), model: String(b.model ?? ''), lines: stringList(b.lines), location: optionalString(b.location) });
+    const device = (await outpost.store.devices.get(mac))!;
+    res.status(result === 'added' ? 201 : 200).json({ result, device: publicDevice(device, catalogue.filesFor(device)) });
+  });
+  router.put('/devices/:mac', async (req, res) => {
+    const b = body(req);
+    const current = await outpost.store.devices.get(outpost.parseMacOrThrow(String(req.params.mac)));
+    const { mac, result } = await outpost.putDevice({
+      mac: String(req.params.mac),
+      model: String(b.model ?? current?.model ?? ''),
+      lines: b.lines === undefined ? current?.lines : stringList(b.lines),
+      location: optionalString(b.location),
+    });
+    const device = (await outpost.store.devices.get(mac))!;
+    res.status(result === 'added' ? 201 : 200).json({ result, device: publicDevice(device, catalogue.filesFor(device)) });
+  });
+  router.delete('/devices/:mac', async (req, res) => {
+    await outpost.removeDevice(String(req.params.mac));
+    res.status(204).end();
+  });
+  router.post('/devices/import', async (req, res) => {
+    if (typeof req.body !== 'string') throw new UserError('send the CSV file as the request body with Content-Type: text/csv');
+    const results = await outpost.importCsv(req.body);
+    res.json({ imported: results.filter((r) => r.ok).length, failed: results.filter((r) => !r.ok).length, rows: results });
+  });
+
+  router.get('/site', async (_req, res) => {
+    res.json(maskSite(await outpost.site()));
+  });
+  router.patch('/site', async (req, res) => {
+    const b = body(req);
+    for (const [key, value] of Object.entries(b)) {
+      await outpost.setSite(key, typeof value === 'string' ? value : JSON.stringify(value));
+    }
+    res.json(maskSite(await outpost.site()));
+  });
+
+  router.get('/events', async (req, res) => {
+    const q = req.query;
+    res.json(
+      await outpost.store.events.list({
+        type: optionalString(q.type),
+        mac: q.mac ? outpost.parseMacOrThrow(String(q.mac)) : undefined,
+        sinceId: q.since !== undefined ? Number(q.since) || 0 : undefined,
+        limit: q.limit !== undefined ? Number(q.limit) || 100 : undefined,
+      }),
+    );
+  });
+
+  router.use((_req, res) => {
+    res.status(404).json({ error: 'no such API route' });
+  });
+  router.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    if (err instanceof UserError) res.status(400).json({ error: err.message, details: err.details });
+    else if (err instanceof NotFound) res.status(404).json({ error: err.message });
+    else if (err instanceof SyntaxError || (err as { type?: string }).type === 'entity.parse.failed') res.status(400).json({ error: 'the request body is not valid JSON' });
+    else if ((err as { type?: string }).type === 'entity.too.large') res.status(413).json({ error: 'the request body is too large' });
+    else {
+      outpost.log.error({ err: (err as Error).message }, 'API request failed');
+      res.status(500).json({ error: 'internal error; see the log' });
+    }
+  });
+  return router;
+}
+
+class NotFound extends Error {}
+
+function body(req: Request): Record<string, unknown> {
+  if (typeof req.body !== 'object' || req.body === null || Array.isArray(req.body)) throw new UserError('send a JSON object with Content-Type: application/json');
+  return req.body as Record<string, unknown>;
+}
+
+function stringList(v: unknown): string[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw new UserError('lines must be a list of extensions, e.g. ["111"]');
+  return v.map(String);
+}
+
+function optionalString(v: unknown): string | undefined {
+  return v === undefined || v === null || v === '' ? undefined : String(v);
+}

@@ -1,0 +1,62 @@
+/** `/prov/<file>`: the HTTP door to the provisioning catalogue. Thin: parse, call the catalogue, answer. */
+import express, { type Request, type Response } from 'express';
+import { existsSync } from 'node:fs';
+import type { Logger } from '../app/log.js';
+import type { Metrics } from '../app/metrics.js';
+import { checkFileName, type ProvisioningCatalogue } from '../provisioning/catalogue.js';
+
+/** The requested name from the raw URL, so an encoded `..` or `/` is seen for what it is. */
+export function requestedName(originalUrl: string, prefix: string): string | { status: 400; reason: string } {
+  const path = originalUrl.split('?')[0]!.slice(prefix.length);
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return { status: 400, reason: 'malformed percent-encoding' };
+  }
+}
+
+export function provisioningRouter(deps: { catalogue: ProvisioningCatalogue; firmwareDir: string; metrics: Metrics; log: Logger }): express.Router {
+  const router = express.Router();
+  const { catalogue, metrics, log } = deps;
+
+  router.get('/firmware/*name', (req: Request, res: Response) => {
+    const name = requestedName(req.originalUrl, '/prov/firmware/');
+    const refused = typeof name === 'string' ? checkFileName(name) : name;
+    if (refused || typeof name !== 'string') {
+      res.status(refused!.status).type('text/plain').send(`${refused!.reason}\n`);
+      return;
+    }
+    if (!existsSync(`${deps.firmwareDir}/${name}`)) {
+      res.status(404).type('text/plain').send('no such firmware image\n');
+      return;
+    }
+    // sendFile answers Range requests and sets Content-Length itself.
+    res.sendFile(name, { root: deps.firmwareDir, dotfiles: 'deny', acceptRanges: true, cacheControl: false, headers: { 'Content-Type': 'application/octet-stream' } });
+  });
+
+  router.get('/*name', async (req: Request, res: Response) => {
+    const started = process.hrtime.bigint();
+    const name = requestedName(req.originalUrl, '/prov/');
+    const result =
+      typeof name === 'string'
+        ? await catalogue.fetch({ file: name, userAgent: req.get('user-agent'), ip: req.socket.remoteAddress ?? '', protocol: 'http' })
+        : name;
+    metrics.provisioningDuration.observe({ protocol: 'http' }, Number(process.hrtime.bigint() - started) / 1e9);
+    if (result.status !== 200) {
+      metrics.provisioningRequests.inc({ protocol: 'http', status: String(result.status) });
+      log.debug({ ip: req.socket.remoteAddress, file: typeof name === 'string' ? name.slice(0, 128) : undefined, status: result.status, reason: result.reason }, 'provisioning refused');
+      res.status(result.status).type('text/plain').send(`${result.reason}\n`);
+      return;
+    }
+    res.set({ 'Content-Type': result.contentType, ETag: result.etag, 'Cache-Control': 'no-cache' });
+    if (req.fresh) {
+      metrics.provisioningRequests.inc({ protocol: 'http', status: '304' });
+      res.status(304).end();
+      return;
+    }
+    metrics.provisioningRequests.inc({ protocol: 'http', status: '200' });
+    res.set('Content-Length', String(result.body.length));
+    res.status(200).end(result.body);
+  });
+  return router;
+}

@@ -1,0 +1,73 @@
+/** The HTTP service: provisioning, health, metrics and the API, on one express app. */
+import express, { type Request } from 'express';
+import { createServer, type Server } from 'node:http';
+import type { Logger } from '../app/log.js';
+import type { Metrics } from '../app/metrics.js';
+import type { Outpost } from '../app/outpost.js';
+import type { StatusReport } from '../app/status.js';
+import type { ProvisioningCatalogue } from '../provisioning/catalogue.js';
+import { apiRouter } from './api.js';
+import { basicAuth } from './auth.js';
+import { provisioningRouter } from './prov.js';
+
+export interface HttpDeps {
+  outpost: Outpost;
+  catalogue: ProvisioningCatalogue;
+  metrics: Metrics;
+  log: Logger;
+  adminPassword: () => string;
+  status: () => Promise<StatusReport>;
+  healthy: () => boolean;
+}
+
+export function createHttpApp(deps: HttpDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'simple');
+  app.use((_req, res, next) => {
+    res.set('X-Content-Type-Options', 'nosniff');
+    next();
+  });
+
+  app.use('/prov', provisioningRouter({ catalogue: deps.catalogue, firmwareDir: deps.outpost.options.firmwareDir, metrics: deps.metrics, log: deps.log }));
+
+  app.get('/healthz', (_req, res) => {
+    const ok = deps.healthy();
+    res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'degraded' });
+  });
+
+  app.get('/metrics', async (_req, res) => {
+    res.set('Content-Type', deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+  });
+
+  let lastFailureEvent = 0;
+  const onAuthFailure = (req: Request) => {
+    deps.metrics.apiAuthFailures.inc();
+    // One event a minute at most: a password-guessing client must not flood the log.
+    if (Date.now() - lastFailureEvent > 60_000) {
+      lastFailureEvent = Date.now();
+      void deps.outpost.store.events.add({ type: 'api.auth_failed', level: 'warn', message: `API request without valid credentials from ${req.socket.remoteAddress ?? '?'}`, data: { ip: req.socket.remoteAddress } });
+    }
+  };
+  app.use('/api/v1', basicAuth(deps.adminPassword, onAuthFailure), apiRouter({ outpost: deps.outpost, catalogue: deps.catalogue, status: deps.status }));
+
+  app.get('/', (_req, res) => {
+    res.type('text/plain').send('Outpost is running. The API is at /api/v1 (HTTP Basic, user admin); provisioning at /prov/.\n');
+  });
+  app.use((_req, res) => {
+    res.status(404).type('text/plain').send('not found\n');
+  });
+  return app;
+}
+
+export function listen(app: express.Express, port: number, host: string): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = createServer({ keepAliveTimeout: 5000, headersTimeout: 10_000, requestTimeout: 30_000 }, app);
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server);
+    });
+  });
+}
