@@ -8,10 +8,32 @@ import { print, withOutpost, type GlobalOptions } from './context.js';
 import { json, table } from './output.js';
 
 /** Rendering outside `serve` uses the same address logic, so `config render` shows what a phone would get. */
-async function catalogueFor(outpost: import('../app/outpost.js').Outpost) {
+async function catalogueFor(outpost: import('../app/outpost.js').Outpost, server: ServerFlags = {}) {
   const { advertiseAddress } = await import('../app/serve.js');
   const site = await outpost.site();
-  return outpost.catalogue({ host: advertiseAddress(undefined, site.advertise, '0.0.0.0'), httpPort: 8080, tftpPort: 69, sipPort: 5060 });
+  return outpost.catalogue({
+    host: advertiseAddress(server.advertise, site.advertise, server.bind ?? '0.0.0.0'),
+    httpPort: server.httpPort ?? 8080,
+    tftpPort: server.tftpPort ?? 69,
+    sipPort: server.sipPort ?? 5060,
+  });
+}
+
+/** The `serve` flags that change what a device is told (addresses and ports), so `config render` can match a serve run with them. */
+interface ServerFlags {
+  bind?: string;
+  advertise?: string;
+  httpPort?: number;
+  tftpPort?: number;
+  sipPort?: number;
+}
+
+function portFlag(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!/^\d+$/.test(v) || n < 1 || n > 65535) throw new UserError(`--${name} must be a port number 1-65535, not "${v}"`);
+    return n;
+  };
 }
 
 export function registerDeviceCommands(program: Command): void {
@@ -130,9 +152,14 @@ export function registerDeviceCommands(program: Command): void {
     .description('print exactly the bytes the device gets for FILE')
     .argument('<mac>', 'MAC in any common notation')
     .argument('<file>', 'file name, e.g. 001565123456.cfg (outpost device show MAC lists them)')
-    .action(async (mac: string, file: string, _opts: unknown, cmd: Command) => {
+    .option('--bind <addr>', 'as serve --bind (default 0.0.0.0)')
+    .option('--advertise <addr>', 'as serve --advertise')
+    .option('--http-port <n>', 'as serve --http-port (default 8080)', portFlag('http-port'))
+    .option('--tftp-port <n>', 'as serve --tftp-port (default 69)', portFlag('tftp-port'))
+    .option('--sip-port <n>', 'as serve --sip-port (default 5060)', portFlag('sip-port'))
+    .action(async (mac: string, file: string, opts: ServerFlags, cmd: Command) => {
       await withOutpost(cmd.optsWithGlobals<GlobalOptions>(), async (outpost) => {
-        const result = await (await catalogueFor(outpost)).renderFor(file, outpost.parseMacOrThrow(mac));
+        const result = await (await catalogueFor(outpost, opts)).renderFor(file, outpost.parseMacOrThrow(mac));
         if (result.status !== 200) throw new UserError(`cannot render ${file}: ${result.reason}`);
         process.stdout.write(result.body);
       });

@@ -53,5 +53,6 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 const code = await main(process.argv);
-// `serve` keeps running: it sets its own exit.
-if (code !== 0 || !process.argv.slice(2).some((a) => a === 'serve')) process.exitCode = code;
+// `serve` keeps running: it sets its own exit. A command may already have set a non-zero exitCode itself
+// (`device import` with rejected rows): a 0 here must not overwrite it.
+if (code !== 0) process.exitCode = code;
