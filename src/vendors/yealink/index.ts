@@ -68,7 +68,7 @@ export function yealinkContext(input: RenderInput) {
     transport: { udp: 0, tcp: 1, tls: 2 }[s.centrex?.transport ?? 'udp'],
     network: s.network,
     qos: s.qos,
-    ntp: [s.site.ntp[0] ?? s.server.host, s.site.ntp[1] ?? ''],
+    ntp: [s.site.ntp[0] ?? 'pool.ntp.org', s.site.ntp[1] ?? ''],
     time: {
       zone: yealinkTimeZone(rule),
       dst: rule.dst
