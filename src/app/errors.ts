@@ -8,3 +8,6 @@ export class UserError extends Error {
     return [this.message, ...this.details.map((d) => `  ${d}`)].join('\n');
   }
 }
+
+/** The thing named does not exist (HTTP 404; exit status 1). */
+export class NotFoundError extends UserError {}

@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from './log.js';
-import { UserError } from './errors.js';
+import { NotFoundError, UserError } from './errors.js';
 import { checkSiteChange, effectiveSite, provisioningAllow, readSiteFile } from './site.js';
 import { deviceSchema, lineSchema, type SiteFile, type SiteSettings } from '../config/schema.js';
 import { formatProblem, lineConflicts, zodProblems, type ModelLookup } from '../config/validate.js';
@@ -129,7 +129,7 @@ export class Outpost {
       throw new UserError(`line ${ext} is in the site file ${this.siteFilePath}; remove it there, or it comes back at the next start`);
     }
     try {
-      if (!(await this.store.lines.remove(ext))) throw new UserError(`no line ${ext} (outpost line list shows them)`);
+      if (!(await this.store.lines.remove(ext))) throw new NotFoundError(`no line ${ext} (outpost line list shows them)`);
     } catch (err) {
       if (err instanceof UserError) throw err;
       if (err instanceof LineInUseError) throw new UserError(err.message);
@@ -178,14 +178,14 @@ export class Outpost {
     if (this.siteFile?.devices.some((d) => parseMac(d.mac) === mac)) {
       throw new UserError(`device ${formatMac(mac)} is in the site file ${this.siteFilePath}; remove it there, or it comes back at the next start`);
     }
-    if (!(await this.store.devices.remove(mac))) throw new UserError(`no device ${formatMac(mac)} (outpost device list shows them)`);
+    if (!(await this.store.devices.remove(mac))) throw new NotFoundError(`no device ${formatMac(mac)} (outpost device list shows them)`);
     await this.store.events.add({ type: 'device.removed', mac, message: `device ${formatMac(mac)} removed` });
   }
 
   async getDevice(text: string): Promise<Device> {
     const mac = this.parseMacOrThrow(text);
     const device = await this.store.devices.get(mac);
-    if (!device) throw new UserError(`no device ${formatMac(mac)} (outpost device list shows them)`);
+    if (!device) throw new NotFoundError(`no device ${formatMac(mac)} (outpost device list shows them)`);
     return device;
   }
 

@@ -67,7 +67,9 @@ export async function serve(options: ServeOptions): Promise<RunningOutpost> {
   try {
     const site = await outpost.site();
     const host = advertiseAddress(options.advertise, site.advertise, options.bind);
-    const catalogue = outpost.catalogue({ host, httpPort: options.httpPort, tftpPort: options.tftpPort, sipPort: options.sipPort });
+    // Shared with the catalogue, which reads it at each render: the ports are set to the bound ones below.
+    const address = { host, httpPort: options.httpPort, tftpPort: options.tftpPort, sipPort: options.sipPort };
+    const catalogue = outpost.catalogue(address);
     const metrics = new Metrics({ devicesByState: () => outpost.store.devices.count(), blockedClients: () => catalogue.guard.blockedClients() });
     const services: Record<string, ServiceState> = {};
     const app = createHttpApp({
@@ -102,6 +104,7 @@ export async function serve(options: ServeOptions): Promise<RunningOutpost> {
       );
     }
     const httpPort = (http.address() as { port: number }).port;
+    address.httpPort = httpPort;
     services.http = { state: 'up', address: `${options.bind}:${httpPort}` };
     options.out(`ready http http://${host}:${httpPort}/ (bound to ${options.bind}:${httpPort})`);
     for (const [name, wanted] of [['tftp', options.tftp], ['sip', options.sip], ['dhcp', options.dhcp ?? site.dhcp.enabled], ['mdns', options.mdns]] as const) {

@@ -1,6 +1,6 @@
 /** `/api/v1`: JSON REST over the same operations as the CLI. Passwords never leave through it. */
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { UserError } from '../app/errors.js';
+import { NotFoundError, UserError } from '../app/errors.js';
 import type { Outpost } from '../app/outpost.js';
 import type { Line } from '../store/lines.js';
 import type { Device } from '../store/devices.js';
@@ -36,7 +36,7 @@ export function apiRouter(deps: { outpost: Outpost; catalogue: ProvisioningCatal
   });
   router.get('/lines/:ext', async (req, res) => {
     const line = await outpost.store.lines.get(String(req.params.ext));
-    if (!line) throw new NotFound(`no line ${req.params.ext}`);
+    if (!line) throw new NotFoundError(`no line ${req.params.ext}`);
     res.json(publicLine(line));
   });
   router.post('/lines', async (req, res) => {
@@ -117,8 +117,9 @@ export function apiRouter(deps: { outpost: Outpost; catalogue: ProvisioningCatal
     res.status(404).json({ error: 'no such API route' });
   });
   router.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    if (err instanceof UserError) res.status(400).json({ error: err.message, details: err.details });
-    else if (err instanceof NotFound) res.status(404).json({ error: err.message });
+    if (err instanceof NotFoundError) res.status(404).json({ error: err.message });
+    else if (err instanceof UserError) res.status(400).json({ error: err.message, details: err.details });
+    else if (err instanceof URIError) res.status(400).json({ error: 'malformed percent-encoding in the path' });
     else if (err instanceof SyntaxError || (err as { type?: string }).type === 'entity.parse.failed') res.status(400).json({ error: 'the request body is not valid JSON' });
     else if ((err as { type?: string }).type === 'entity.too.large') res.status(413).json({ error: 'the request body is too large' });
     else {
@@ -129,7 +130,6 @@ export function apiRouter(deps: { outpost: Outpost; catalogue: ProvisioningCatal
   return router;
 }
 
-class NotFound extends Error {}
 
 function body(req: Request): Record<string, unknown> {
   if (typeof req.body !== 'object' || req.body === null || Array.isArray(req.body)) throw new UserError('send a JSON object with Content-Type: application/json');

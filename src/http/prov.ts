@@ -7,12 +7,25 @@ import { checkFileName, type ProvisioningCatalogue } from '../provisioning/catal
 
 /** The requested name from the raw URL, so an encoded `..` or `/` is seen for what it is. */
 export function requestedName(originalUrl: string, prefix: string): string | { status: 400; reason: string } {
-  const path = originalUrl.split('?')[0]!.slice(prefix.length);
+  // An absolute-form request line (`GET http://host/prov/x.cfg`, as proxies send) carries the origin too.
+  const target = originalUrl.split('?')[0]!.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i, '');
+  const path = target.slice(prefix.length);
   try {
     return decodeURIComponent(path);
   } catch {
     return { status: 400, reason: 'malformed percent-encoding' };
   }
+}
+
+/**
+ * If-None-Match against the file's ETag (weak comparison, RFC 9110 13.1.2). Not express's `req.fresh`: that ignores
+ * the validator when the request also says `Cache-Control: no-cache`, which asks for exactly this check here.
+ */
+export function noneMatch(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  if (header.trim() === '*') return true;
+  const opaque = (tag: string) => tag.trim().replace(/^W\//, '');
+  return header.split(',').some((tag) => opaque(tag) === opaque(etag));
 }
 
 export function provisioningRouter(deps: { catalogue: ProvisioningCatalogue; firmwareDir: string; metrics: Metrics; log: Logger }): express.Router {
@@ -49,7 +62,7 @@ export function provisioningRouter(deps: { catalogue: ProvisioningCatalogue; fir
       return;
     }
     res.set({ 'Content-Type': result.contentType, ETag: result.etag, 'Cache-Control': 'no-cache' });
-    if (req.fresh) {
+    if (noneMatch(req.get('if-none-match'), result.etag)) {
       metrics.provisioningRequests.inc({ protocol: 'http', status: '304' });
       res.status(304).end();
       return;

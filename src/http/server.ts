@@ -1,5 +1,5 @@
 /** The HTTP service: provisioning, health, metrics and the API, on one express app. */
-import express, { type Request } from 'express';
+import express, { type NextFunction, type Request, type Response } from 'express';
 import { createServer, type Server } from 'node:http';
 import type { Logger } from '../app/log.js';
 import type { Metrics } from '../app/metrics.js';
@@ -57,6 +57,20 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   });
   app.use((_req, res) => {
     res.status(404).type('text/plain').send('not found\n');
+  });
+  // Without this, express's default handler answers a bad path (`/prov/%zz`) with an HTML stack trace.
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const status = (err as { status?: unknown }).status;
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    if (err instanceof URIError || status === 400) {
+      res.status(400).type('text/plain').send('malformed request path\n');
+      return;
+    }
+    deps.log.error({ err: (err as Error).message }, 'HTTP request failed');
+    res.status(500).type('text/plain').send('internal error; see the log\n');
   });
   return app;
 }
