@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { parseMac } from '../net/mac.js';
 import { parseCidr } from '../net/cidr.js';
 import { ipv4ToInt } from '../net/cidr.js';
-import { DEFAULT_SETTINGS, siteFileSchema, type SiteFile } from './schema.js';
+import { DEFAULT_SETTINGS, lineSchema, siteFileSchema, type SiteFile } from './schema.js';
 
 export interface Problem {
   path: string;
@@ -108,22 +108,108 @@ export function zodProblems(error: z.ZodError): Problem[] {
   return problems;
 }
 
-/** Parses the text of a site file (JSON) with positions in the message when it is not JSON. */
+/** Parses the text of a site file (JSON); when it is not JSON, says where, by line and column, on one line. */
 export function parseSiteText(text: string): Validated<unknown> {
   try {
     return { ok: true, value: JSON.parse(text) as unknown };
-  } catch (err) {
-    const message = (err as Error).message;
-    const m = /position (\d+)/.exec(message);
-    let where = '';
-    if (m) {
-      const pos = Number(m[1]);
-      const before = text.slice(0, pos);
-      const line = before.split('\n').length;
-      const column = pos - before.lastIndexOf('\n');
-      where = ` at line ${line} column ${column}`;
+  } catch {
+    const { offset, expected } = jsonErrorAt(text);
+    const before = text.slice(0, offset);
+    const line = before.split('\n').length;
+    const column = offset - before.lastIndexOf('\n');
+    const rest = text.slice(offset).split(/\r?\n/)[0]!;
+    const found = offset >= text.length ? 'the end of the file' : rest === '' ? 'the end of the line' : JSON.stringify(rest.slice(0, 12));
+    return { ok: false, problems: [{ path: '', message: `not valid JSON at line ${line} column ${column}: expected ${expected}, found ${found}` }] };
+  }
+}
+
+/** Where a JSON text first goes wrong and what was expected there (a small recursive-descent scanner). */
+export function jsonErrorAt(text: string): { offset: number; expected: string } {
+  let i = 0;
+  class Stop extends Error {
+    constructor(readonly expected: string) {
+      super(expected);
     }
-    return { ok: false, problems: [{ path: '', message: `not valid JSON${where}: ${message.replace(/ in JSON at position \d+.*$/, '')}` }] };
+  }
+  const ws = () => {
+    while (i < text.length && ' \t\n\r'.includes(text[i]!)) i++;
+  };
+  const literal = (word: string) => {
+    if (text.startsWith(word, i)) i += word.length;
+    else throw new Stop(`"${word}"`);
+  };
+  const string = () => {
+    if (text[i] !== '"') throw new Stop('a "quoted" string');
+    i++;
+    while (i < text.length && text[i] !== '"') {
+      if (text[i] === '\\') i++;
+      else if (text.charCodeAt(i) < 0x20) throw new Stop('the closing quote of the string');
+      i++;
+    }
+    if (text[i] !== '"') throw new Stop('the closing quote of the string');
+    i++;
+  };
+  const number = () => {
+    const m = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i));
+    if (!m) throw new Stop('a value');
+    i += m[0].length;
+  };
+  const value = (): void => {
+    ws();
+    const c = text[i];
+    if (c === '{') {
+      i++;
+      ws();
+      if (text[i] === '}') return void i++;
+      for (;;) {
+        ws();
+        string();
+        ws();
+        if (text[i] !== ':') throw new Stop('":" after the key');
+        i++;
+        value();
+        ws();
+        if (text[i] === ',') {
+          i++;
+          ws();
+          if (text[i] === '}') throw new Stop('another "key": value (no comma before "}")');
+          continue;
+        }
+        if (text[i] === '}') return void i++;
+        throw new Stop('"," or "}"');
+      }
+    }
+    if (c === '[') {
+      i++;
+      ws();
+      if (text[i] === ']') return void i++;
+      for (;;) {
+        value();
+        ws();
+        if (text[i] === ',') {
+          i++;
+          ws();
+          if (text[i] === ']') throw new Stop('another value (no comma before "]")');
+          continue;
+        }
+        if (text[i] === ']') return void i++;
+        throw new Stop('"," or "]"');
+      }
+    }
+    if (c === '"') return string();
+    if (c === 't') return literal('true');
+    if (c === 'f') return literal('false');
+    if (c === 'n') return literal('null');
+    return number();
+  };
+  try {
+    value();
+    ws();
+    if (i < text.length) throw new Stop('the end of the file');
+    return { offset: i, expected: 'nothing' };
+  } catch (err) {
+    if (err instanceof Stop) return { offset: Math.min(i, text.length), expected: err.expected };
+    throw err;
   }
 }
 
@@ -136,45 +222,92 @@ export interface SiteCheckContext {
 /** Validates a parsed site file: the schema first, then what the schema alone cannot see. */
 export function validateSiteFile(input: unknown, ctx: SiteCheckContext): Validated<SiteFile> {
   const parsed = siteFileSchema.safeParse(input ?? {});
-  if (!parsed.success) return { ok: false, problems: zodProblems(parsed.error) };
-  const file = parsed.data;
-  const problems: Problem[] = [];
+  const problems: Problem[] = parsed.success ? [] : zodProblems(parsed.error);
+  // Cross-checks run on every part that is valid on its own, so one mistake does not hide the others.
+  const parts = parsed.success ? wholeFile(parsed.data) : salvage(input);
+  problems.push(...crossProblems(parts, ctx));
+  if (parsed.success) problems.push(...dhcpProblems(parsed.data));
+  return problems.length || !parsed.success ? { ok: false, problems } : { ok: true, value: parsed.data };
+}
 
-  const emergency = file.dialplan.emergency ?? DEFAULT_SETTINGS.dialplan.emergency;
-  const outsidePrefix = file.dialplan.outsidePrefix ?? DEFAULT_SETTINGS.dialplan.outsidePrefix;
+interface Indexed<T> {
+  index: number;
+  value: T;
+}
+
+interface FileParts {
+  lines: Array<Indexed<z.infer<typeof lineSchema>>>;
+  devices: Array<Indexed<{ mac: string; model: string; lines: string[] }>>;
+  emergency: string[];
+  outsidePrefix: string;
+}
+
+function wholeFile(file: SiteFile): FileParts {
+  return {
+    lines: file.lines.map((value, index) => ({ index, value })),
+    devices: file.devices.map((value, index) => ({ index, value })),
+    emergency: file.dialplan.emergency ?? DEFAULT_SETTINGS.dialplan.emergency,
+    outsidePrefix: file.dialplan.outsidePrefix ?? DEFAULT_SETTINGS.dialplan.outsidePrefix,
+  };
+}
+
+/** The parts of an invalid file that are valid on their own, with their original positions. */
+function salvage(input: unknown): FileParts {
+  const obj = (typeof input === 'object' && input !== null ? input : {}) as Record<string, unknown>;
+  const each = <T>(list: unknown, schema: z.ZodType<T, z.ZodTypeDef, unknown>): Array<Indexed<T>> =>
+    (Array.isArray(list) ? list : []).flatMap((item, index) => {
+      const r = schema.safeParse(item);
+      return r.success ? [{ index, value: r.data }] : [];
+    });
+  const dialplan = siteFileSchema.shape.dialplan.safeParse(obj.dialplan);
+  return {
+    lines: each(obj.lines, lineSchema),
+    // A device with a bad MAC or model still has lines worth checking: read what can be read.
+    devices: each(
+      obj.devices,
+      z.object({
+        mac: z.unknown().transform((v) => (typeof v === 'string' ? v : '')),
+        model: z.string().catch(''),
+        lines: z.array(z.string()).catch([]),
+        location: z.unknown().optional().transform(() => undefined),
+      }),
+    ),
+    emergency: (dialplan.success ? dialplan.data.emergency : undefined) ?? DEFAULT_SETTINGS.dialplan.emergency,
+    outsidePrefix: (dialplan.success ? dialplan.data.outsidePrefix : undefined) ?? DEFAULT_SETTINGS.dialplan.outsidePrefix,
+  };
+}
+
+function crossProblems(parts: FileParts, ctx: SiteCheckContext): Problem[] {
+  const problems: Problem[] = [];
   problems.push(
     ...lineConflicts(
-      file.lines.map((l, i) => ({ ...l, path: `lines[${i}]` })),
+      parts.lines.map(({ index, value }) => ({ ...value, path: `lines[${index}]` })),
       ctx.storedLines ?? [],
-      emergency,
-      outsidePrefix,
+      parts.emergency,
+      parts.outsidePrefix,
     ),
   );
 
-  const knownExts = new Set([...file.lines.map((l) => l.ext), ...(ctx.storedLines ?? []).map((l) => l.ext)]);
+  const knownExts = new Set([...parts.lines.map((l) => l.value.ext), ...(ctx.storedLines ?? []).map((l) => l.ext)]);
   const macs = new Map<string, number>();
-  file.devices.forEach((d, i) => {
-    const mac = parseMac(d.mac)!;
-    const first = macs.get(mac);
+  for (const { index: i, value: d } of parts.devices) {
+    const mac = parseMac(d.mac);
+    const first = mac ? macs.get(mac) : undefined;
     if (first !== undefined) problems.push({ path: `devices[${i}].mac`, message: `${d.mac} is already listed as devices[${first}]` });
-    else macs.set(mac, i);
-    const model = ctx.model(d.model);
-    if (!model) problems.push({ path: `devices[${i}].model`, message: `unknown model "${d.model}" (outpost device models lists them)` });
-    else if (d.lines.length > model.accounts) {
+    else if (mac) macs.set(mac, i);
+    const model = d.model ? ctx.model(d.model) : undefined;
+    if (!model && d.model) problems.push({ path: `devices[${i}].model`, message: `unknown model "${d.model}" (outpost device models lists them)` });
+    else if (model && d.lines.length > model.accounts) {
       problems.push({ path: `devices[${i}].lines`, message: `${model.id} has ${model.accounts} accounts but ${d.lines.length} lines are assigned` });
     }
-    d.lines.forEach((ext, j) => {
-      if (!knownExts.has(ext)) problems.push({ path: `devices[${i}].lines[${j}]`, message: `line ${ext} does not exist (add it under "lines" or with outpost line add)` });
-    });
     const seen = new Set<string>();
     d.lines.forEach((ext, j) => {
-      if (seen.has(ext)) problems.push({ path: `devices[${i}].lines[${j}]`, message: `line ${ext} is assigned twice to this device` });
+      if (!knownExts.has(ext)) problems.push({ path: `devices[${i}].lines[${j}]`, message: `line ${ext} does not exist (add it under "lines" or with outpost line add)` });
+      else if (seen.has(ext)) problems.push({ path: `devices[${i}].lines[${j}]`, message: `line ${ext} is assigned twice to this device` });
       seen.add(ext);
     });
-  });
-
-  problems.push(...dhcpProblems(file));
-  return problems.length ? { ok: false, problems } : { ok: true, value: file };
+  }
+  return problems;
 }
 
 interface CandidateLine extends KnownLine {

@@ -101,6 +101,17 @@ describe('site file validation', () => {
     assert.ok(p.some((x) => x.startsWith('site.timezone: must be an IANA time zone')));
   });
 
+  it('still finds collisions and missing lines when other parts of the file are invalid', () => {
+    const p = problems({
+      network: { voiceVlan: 5000 },
+      lines: [line('111'), line('111'), { ext: 'x' }, line('112')],
+      devices: [{ mac: 'xx', model: 'T22P' }, { mac: '001565000001', model: 'T22P', lines: ['999'] }],
+    });
+    for (const path of ['network.voiceVlan:', 'lines[1].ext:', 'lines[2].ext:', 'lines[2].user:', 'lines[3].ext:', 'devices[0].mac:', 'devices[1].lines[0]:']) {
+      assert.ok(p.some((x) => x.startsWith(path)), `${path} in ${JSON.stringify(p)}`);
+    }
+  });
+
   it('checks DHCP when it is enabled', () => {
     const p = problems({ dhcp: { enabled: true, interface: 'eth1', subnet: '10.20.0.0/24', range: ['10.20.0.100', '10.20.1.10'], router: '10.30.0.1' } });
     assert.deepEqual(p, ['dhcp.range[1]: 10.20.1.10 is outside dhcp.subnet 10.20.0.0/24', 'dhcp.router: 10.30.0.1 is outside dhcp.subnet 10.20.0.0/24']);
@@ -115,6 +126,12 @@ describe('site file validation', () => {
   it('says where JSON is broken', () => {
     const r = parseSiteText('{\n  "network": { "voiceVlan": 20, }\n}');
     assert.equal(r.ok, false);
-    assert.match(!r.ok ? r.problems[0]!.message : '', /^not valid JSON at line 2 column \d+/);
+    assert.equal(!r.ok ? r.problems[0]!.message : '', 'not valid JSON at line 2 column 33: expected another "key": value (no comma before "}"), found "}"');
+    const typo = parseSiteText('{\n  "fax": {\n    "t38": tru\n  }\n}');
+    assert.equal(!typo.ok ? typo.problems[0]!.message : '', 'not valid JSON at line 3 column 12: expected "true", found "tru"');
+    const empty = parseSiteText('');
+    assert.equal(!empty.ok ? empty.problems[0]!.message : '', 'not valid JSON at line 1 column 1: expected a value, found the end of the file');
+    const trailing = parseSiteText('{} x');
+    assert.equal(!trailing.ok ? trailing.problems[0]!.message : '', 'not valid JSON at line 1 column 4: expected the end of the file, found "x"');
   });
 });
