@@ -7,9 +7,11 @@
  *                                              [--no-express-static] [--cpu-prof DIR] [--json FILE]
  *
  * What it does:
- *  1. A temp data dir filled with N devices (T22P/T26P alternately, one line each) through Outpost.open +
- *     putLine/putDevice in this process (src/, via tsx). This process's connection runs with
- *     `PRAGMA synchronous = OFF` while seeding only; the server opens the file itself with its own settings.
+ *  1. A temp data dir filled with N devices (T22P/T26P alternately, one line each) through Outpost.open in this
+ *     process (src/, via tsx): lines checked as putLine checks them (schema, dial-plan collisions; once for the
+ *     batch, since putLine compares each line with every stored one) and stored, devices through putDevice.
+ *     This process's connection runs with `PRAGMA synchronous = OFF` while seeding only; the server opens the
+ *     file itself with its own settings.
  *  2. The server, built (dist/, `npm run build`), as a separate process pinned to one core:
  *     `taskset -c C0 node bin/outpost --data D --firmware F serve --bind 127.0.0.1 --http-port 0 --no-tftp --no-sip --no-mdns`
  *     (port 0: the OS picks a free port, read back from the `ready http` line).
@@ -494,7 +496,9 @@ async function main(): Promise<number> {
     }
     return latest;
   };
-  if (newest(join(ROOT, 'src')) > newest(join(ROOT, 'dist'))) log('WARNING: src/ is newer than dist/: the server runs the old build (npm run build)');
+  const distBuilt = newest(join(ROOT, 'dist'));
+  const build = `dist/ built ${new Date(distBuilt).toISOString().replace(/\.\d+Z$/, 'Z')}`;
+  if (newest(join(ROOT, 'src')) > distBuilt) log('WARNING: src/ is newer than dist/: the server runs the old build (npm run build)');
 
   const tmp = mkdtempSync(join(tmpdir(), 'outpost-bench-'));
   tempDirs.push(tmp);
@@ -572,7 +576,8 @@ async function main(): Promise<number> {
   const cost = staticRow.rps / outpostRow.rps;
   out();
   out(`HTTP provisioning benchmark: ${DEVICES} devices, ${CONNECTIONS} connections, ${WARMUP_S} s warm-up + ${DURATION_S} s per target`);
-  out(`machine: ${logicalCpus} CPUs (${cpuModel}), node ${process.version}; ${pinning.note}`);
+  out(`machine: ${logicalCpus} CPUs (${cpuModel}), node ${process.version}; server: ${build}`);
+  out(`pinning: ${pinning.note}`);
   out(`seeding ${seedSeconds.toFixed(1)} s; response ${bytes.length} bytes (MAC #0, T22P, one line); warm-up requests: ${Object.entries(warmups).map(([k, v]) => `${k} ${fmtInt(v)}`).join(', ')}`);
   out(`first fetch (every device once, ${CONNECTIONS} at a time, node:http client): ${fmtInt(first.rps)} req/s, p50 ${ms(first.p50)}, p99 ${ms(first.p99)}`);
   out();
@@ -600,7 +605,7 @@ async function main(): Promise<number> {
 
   const failed = rows.filter((f) => f.errors + f.timeouts + f.non2xx > 0);
   if (args.json) {
-    writeFileSync(args.json, `${JSON.stringify({ devices: DEVICES, connections: CONNECTIONS, warmup: WARMUP_S, duration: DURATION_S, cpus: logicalCpus, cpuModel, node: process.version, pinning: pinning.note, seedSeconds, bytes: bytes.length, firstFetch: { rps: first.rps, p50: first.p50, p99: first.p99 }, rows, ratio, cost }, null, 2)}\n`);
+    writeFileSync(args.json, `${JSON.stringify({ devices: DEVICES, connections: CONNECTIONS, warmup: WARMUP_S, duration: DURATION_S, cpus: logicalCpus, cpuModel, node: process.version, build, pinning: pinning.note, seedSeconds, bytes: bytes.length, firstFetch: { rps: first.rps, p50: first.p50, p99: first.p99 }, rows, ratio, cost }, null, 2)}\n`);
   }
 
   if (CPU_PROF_DIR) {

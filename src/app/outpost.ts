@@ -20,6 +20,8 @@ import { LineInUseError } from '../store/lines.js';
 import { createVendors, modelCatalogue, type ModelCatalogue } from '../vendors/registry.js';
 import type { VendorPlugin } from '../vendors/types.js';
 
+const SITE_CACHE_MS = 1000;
+
 export interface OutpostOptions {
   dataDir: string;
   firmwareDir: string;
@@ -95,8 +97,20 @@ export class Outpost {
     if (changed) this.log.info({ file: this.siteFilePath, changed }, 'site file applied');
   }
 
-  async site(): Promise<SiteSettings> {
-    return effectiveSite(this.siteFile, await this.store.settings.all());
+  private siteCache: { at: number; value: Promise<SiteSettings> } | undefined;
+
+  /**
+   * The effective site. Read on every provisioning request, so it is cached: changes made through this process
+   * apply at once, changes made by another process (`outpost site set` beside a running serve) within a second.
+   */
+  site(): Promise<SiteSettings> {
+    const now = Date.now();
+    if (!this.siteCache || now - this.siteCache.at > SITE_CACHE_MS) {
+      const value = this.store.settings.all().then((stored) => effectiveSite(this.siteFile, stored));
+      value.catch(() => (this.siteCache = undefined));
+      this.siteCache = { at: now, value };
+    }
+    return this.siteCache.value;
   }
 
   catalogue(server: ServerAddress): ProvisioningCatalogue {
@@ -274,6 +288,7 @@ export class Outpost {
     });
     if (problems.length) throw new UserError(`cannot set ${key}:`, problems.map(formatProblem));
     await this.store.settings.set(key, coerced.value);
+    this.siteCache = undefined;
     await this.store.events.add({ type: 'site.changed', message: `${key} set${key === 'admin.password' ? '' : ` to ${JSON.stringify(coerced.value)}`}` });
   }
 

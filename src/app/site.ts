@@ -71,7 +71,18 @@ export function checkSiteChange(
 }
 
 /** Who may fetch files with secrets: `provisioning.allow`, else the DHCP subnet when DHCP runs, else loopback and private ranges. */
+const allowMemo = new WeakMap<SiteSettings, Cidr[]>();
+
 export function provisioningAllow(site: SiteSettings): Cidr[] {
+  let cidrs = allowMemo.get(site);
+  if (!cidrs) {
+    cidrs = computeAllow(site);
+    allowMemo.set(site, cidrs);
+  }
+  return cidrs;
+}
+
+function computeAllow(site: SiteSettings): Cidr[] {
   const texts = site.provisioning.allow.length
     ? site.provisioning.allow
     : site.dhcp.enabled && site.dhcp.subnet

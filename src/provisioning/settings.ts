@@ -62,17 +62,26 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 
 /** Deep merge where arrays and scalars replace and `undefined` leaves the lower layer alone. */
 export function mergeLayers<T>(base: T, ...layers: ReadonlyArray<DeepPartial<T> | undefined>): T {
-  let out: unknown = structuredClone(base);
-  for (const layer of layers) out = mergeTwo(out, layer);
+  let out: unknown = copy(base);
+  for (const layer of layers) if (layer !== undefined) out = mergeInto(out, layer);
   return out as T;
 }
 
-function mergeTwo(base: unknown, layer: unknown): unknown {
-  if (layer === undefined) return base;
-  if (!isPlainObject(base) || !isPlainObject(layer)) return structuredClone(layer);
-  const out: Record<string, unknown> = { ...base };
-  for (const [key, value] of Object.entries(layer)) out[key] = mergeTwo(base[key], value);
+/** A deep copy of JSON-like settings (plain objects, arrays, scalars): cheaper than structuredClone on the hot path. */
+function copy(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(copy);
+  if (!isPlainObject(v)) return v;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(v)) out[key] = copy(v[key]);
   return out;
+}
+
+/** Merges `layer` into `base`, which is already a private copy. */
+function mergeInto(base: unknown, layer: unknown): unknown {
+  if (layer === undefined) return base;
+  if (!isPlainObject(base) || !isPlainObject(layer)) return copy(layer);
+  for (const key of Object.keys(layer)) base[key] = mergeInto(base[key], layer[key]);
+  return base;
 }
 
 export function resolveSettings(input: ResolveInput): ResolvedSettings {
