@@ -13,14 +13,13 @@ import { parseCsv } from '../config/csv.js';
 import { MAC_HINT, formatMac, parseMac, type Mac } from '../net/mac.js';
 import { ManifestFirmwareCatalogue, type FirmwareCatalogue } from '../provisioning/firmware.js';
 import { ProvisioningCatalogue } from '../provisioning/catalogue.js';
+import { Inventory } from '../provisioning/inventory.js';
 import { coerceSettingValue, type LineRecord, type ServerAddress } from '../provisioning/settings.js';
 import { Store } from '../store/index.js';
 import type { Device, DeviceOrigin } from '../store/devices.js';
 import { LineInUseError } from '../store/lines.js';
 import { createVendors, modelCatalogue, type ModelCatalogue } from '../vendors/registry.js';
 import type { VendorPlugin } from '../vendors/types.js';
-
-const SITE_CACHE_MS = 1000;
 
 export interface OutpostOptions {
   dataDir: string;
@@ -39,6 +38,7 @@ export interface ImportRowResult {
 export class Outpost {
   readonly models: ModelCatalogue;
   readonly modelLookup: ModelLookup;
+  readonly inventory: Inventory;
 
   private constructor(
     readonly store: Store,
@@ -50,6 +50,7 @@ export class Outpost {
     readonly options: OutpostOptions,
   ) {
     this.models = modelCatalogue(vendors);
+    this.inventory = new Inventory({ store, site: (stored) => effectiveSite(siteFile, stored), allow: provisioningAllow });
     this.modelLookup = (name) => {
       const found = this.models.find(name);
       return found ? { id: found.model.id, accounts: found.model.accounts } : undefined;
@@ -97,30 +98,18 @@ export class Outpost {
     if (changed) this.log.info({ file: this.siteFilePath, changed }, 'site file applied');
   }
 
-  private siteCache: { at: number; value: Promise<SiteSettings> } | undefined;
-
-  /**
-   * The effective site. Read on every provisioning request, so it is cached: changes made through this process
-   * apply at once, changes made by another process (`outpost site set` beside a running serve) within a second.
-   */
-  site(): Promise<SiteSettings> {
-    const now = Date.now();
-    if (!this.siteCache || now - this.siteCache.at > SITE_CACHE_MS) {
-      const value = this.store.settings.all().then((stored) => effectiveSite(this.siteFile, stored));
-      value.catch(() => (this.siteCache = undefined));
-      this.siteCache = { at: now, value };
-    }
-    return this.siteCache.value;
+  /** The effective site, from the in-memory inventory (reloaded whenever the store changes). */
+  async site(): Promise<SiteSettings> {
+    return (await this.inventory.current()).site;
   }
 
   catalogue(server: ServerAddress): ProvisioningCatalogue {
     return new ProvisioningCatalogue({
       store: this.store,
+      inventory: this.inventory,
       vendors: this.vendors,
       models: this.models,
       firmware: this.firmware,
-      site: () => this.site(),
-      allow: provisioningAllow,
       server,
     });
   }
@@ -131,9 +120,8 @@ export class Outpost {
     const parsed = lineSchema.safeParse(input);
     if (!parsed.success) throw new UserError('the line is not valid:', zodProblems(parsed.error).map(formatProblem));
     const line = toLineRecord(parsed.data);
-    const site = await this.site();
-    const stored = await this.store.lines.list();
-    const problems = lineConflicts([{ ...line, path: `line ${line.ext}` }], stored, site.dialplan.emergency, site.dialplan.outsidePrefix);
+    const { site, lines } = await this.inventory.current();
+    const problems = lineConflicts([{ ...line, path: `line ${line.ext}` }], [...lines.values()], site.dialplan.emergency, site.dialplan.outsidePrefix);
     if (problems.length) throw new UserError('the line collides with the dial plan:', problems.map(formatProblem));
     return this.store.lines.upsert(line);
   }
@@ -288,11 +276,11 @@ export class Outpost {
     });
     if (problems.length) throw new UserError(`cannot set ${key}:`, problems.map(formatProblem));
     await this.store.settings.set(key, coerced.value);
-    this.siteCache = undefined;
     await this.store.events.add({ type: 'site.changed', message: `${key} set${key === 'admin.password' ? '' : ` to ${JSON.stringify(coerced.value)}`}` });
   }
 
   async close(): Promise<void> {
+    this.inventory.stop();
     await this.store.close();
   }
 }

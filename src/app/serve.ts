@@ -12,7 +12,7 @@ import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { Outpost, type OutpostOptions } from './outpost.js';
 import { statusReport, type ServiceState } from './status.js';
-import { createHttpApp, listen } from '../http/server.js';
+import { createHttpHandler, listen } from '../http/server.js';
 
 export interface ServeOptions extends OutpostOptions {
   bind: string;
@@ -64,6 +64,7 @@ export async function serve(options: ServeOptions): Promise<RunningOutpost> {
   const { log } = options;
   const outpost = await Outpost.open(options);
   const startedAt = new Date().toISOString();
+  outpost.inventory.watch();
   try {
     const site = await outpost.site();
     const host = advertiseAddress(options.advertise, site.advertise, options.bind);
@@ -72,7 +73,7 @@ export async function serve(options: ServeOptions): Promise<RunningOutpost> {
     const catalogue = outpost.catalogue(address);
     const metrics = new Metrics({ devicesByState: () => outpost.store.devices.count(), blockedClients: () => catalogue.guard.blockedClients() });
     const services: Record<string, ServiceState> = {};
-    const app = createHttpApp({
+    const handler = createHttpHandler({
       outpost,
       catalogue,
       metrics,
@@ -92,7 +93,7 @@ export async function serve(options: ServeOptions): Promise<RunningOutpost> {
 
     let http: Server;
     try {
-      http = await listen(app, options.httpPort, options.bind);
+      http = await listen(handler, options.httpPort, options.bind);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       throw new UserError(

@@ -1,6 +1,7 @@
 /** `/prov/<file>`: the HTTP door to the provisioning catalogue. Thin: parse, call the catalogue, answer. */
 import express, { type Request, type Response } from 'express';
 import { existsSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../app/log.js';
 import type { Metrics } from '../app/metrics.js';
 import { checkFileName, type ProvisioningCatalogue } from '../provisioning/catalogue.js';
@@ -28,9 +29,50 @@ export function noneMatch(header: string | undefined, etag: string): boolean {
   return header.split(',').some((tag) => opaque(tag) === opaque(etag));
 }
 
-export function provisioningRouter(deps: { catalogue: ProvisioningCatalogue; firmwareDir: string; metrics: Metrics; log: Logger }): express.Router {
-  const router = express.Router();
+/**
+ * `GET|HEAD /prov/<file>` on the bare node:http request, ahead of express: this is the path every phone takes
+ * at every boot, so it carries no framework cost. Firmware (`/prov/firmware/...`) goes through express.
+ */
+export function provisioningHandler(deps: { catalogue: ProvisioningCatalogue; metrics: Metrics; log: Logger }) {
   const { catalogue, metrics, log } = deps;
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const started = process.hrtime.bigint();
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      send(res, 405, 'only GET and HEAD\n', { Allow: 'GET, HEAD' });
+      return;
+    }
+    const name = requestedName(req.url ?? '', '/prov/');
+    const ip = req.socket.remoteAddress ?? '';
+    const result =
+      typeof name === 'string' ? await catalogue.fetch({ file: name, userAgent: req.headers['user-agent'], ip, protocol: 'http' }) : name;
+    metrics.provisioningDuration.observe({ protocol: 'http' }, Number(process.hrtime.bigint() - started) / 1e9);
+    if (result.status !== 200) {
+      metrics.provisioningRequests.inc({ protocol: 'http', status: String(result.status) });
+      log.debug({ ip, file: typeof name === 'string' ? name.slice(0, 128) : undefined, status: result.status, reason: result.reason }, 'provisioning refused');
+      send(res, result.status, `${result.reason}\n`);
+      return;
+    }
+    const headers = { 'Content-Type': result.contentType, ETag: result.etag, 'Cache-Control': 'no-cache', 'X-Content-Type-Options': 'nosniff' };
+    const ifNoneMatch = req.headers['if-none-match'];
+    if (noneMatch(Array.isArray(ifNoneMatch) ? ifNoneMatch.join(',') : ifNoneMatch, result.etag)) {
+      metrics.provisioningRequests.inc({ protocol: 'http', status: '304' });
+      res.writeHead(304, headers).end();
+      return;
+    }
+    metrics.provisioningRequests.inc({ protocol: 'http', status: '200' });
+    res.writeHead(200, { ...headers, 'Content-Length': String(result.body.length) });
+    res.end(req.method === 'HEAD' ? undefined : result.body);
+  };
+}
+
+function send(res: ServerResponse, status: number, text: string, extra: Record<string, string> = {}): void {
+  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': String(Buffer.byteLength(text)), 'X-Content-Type-Options': 'nosniff', ...extra });
+  res.end(text);
+}
+
+/** `/prov/firmware/<file>`: images from the firmware catalogue folder, with Range. */
+export function firmwareRouter(deps: { firmwareDir: string }): express.Router {
+  const router = express.Router();
 
   router.get('/firmware/*name', (req: Request, res: Response) => {
     const name = requestedName(req.originalUrl, '/prov/firmware/');
@@ -47,29 +89,5 @@ export function provisioningRouter(deps: { catalogue: ProvisioningCatalogue; fir
     res.sendFile(name, { root: deps.firmwareDir, dotfiles: 'deny', acceptRanges: true, cacheControl: false, headers: { 'Content-Type': 'application/octet-stream' } });
   });
 
-  router.get('/*name', async (req: Request, res: Response) => {
-    const started = process.hrtime.bigint();
-    const name = requestedName(req.originalUrl, '/prov/');
-    const result =
-      typeof name === 'string'
-        ? await catalogue.fetch({ file: name, userAgent: req.get('user-agent'), ip: req.socket.remoteAddress ?? '', protocol: 'http' })
-        : name;
-    metrics.provisioningDuration.observe({ protocol: 'http' }, Number(process.hrtime.bigint() - started) / 1e9);
-    if (result.status !== 200) {
-      metrics.provisioningRequests.inc({ protocol: 'http', status: String(result.status) });
-      log.debug({ ip: req.socket.remoteAddress, file: typeof name === 'string' ? name.slice(0, 128) : undefined, status: result.status, reason: result.reason }, 'provisioning refused');
-      res.status(result.status).type('text/plain').send(`${result.reason}\n`);
-      return;
-    }
-    res.set({ 'Content-Type': result.contentType, ETag: result.etag, 'Cache-Control': 'no-cache' });
-    if (noneMatch(req.get('if-none-match'), result.etag)) {
-      metrics.provisioningRequests.inc({ protocol: 'http', status: '304' });
-      res.status(304).end();
-      return;
-    }
-    metrics.provisioningRequests.inc({ protocol: 'http', status: '200' });
-    res.set('Content-Length', String(result.body.length));
-    res.status(200).end(result.body);
-  });
   return router;
 }

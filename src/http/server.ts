@@ -1,6 +1,6 @@
 /** The HTTP service: provisioning, health, metrics and the API, on one express app. */
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from '../app/log.js';
 import type { Metrics } from '../app/metrics.js';
 import type { Outpost } from '../app/outpost.js';
@@ -8,7 +8,7 @@ import type { StatusReport } from '../app/status.js';
 import type { ProvisioningCatalogue } from '../provisioning/catalogue.js';
 import { apiRouter } from './api.js';
 import { basicAuth } from './auth.js';
-import { provisioningRouter } from './prov.js';
+import { firmwareRouter, provisioningHandler } from './prov.js';
 
 export interface HttpDeps {
   outpost: Outpost;
@@ -30,7 +30,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     next();
   });
 
-  app.use('/prov', provisioningRouter({ catalogue: deps.catalogue, firmwareDir: deps.outpost.options.firmwareDir, metrics: deps.metrics, log: deps.log }));
+  app.use('/prov/firmware', firmwareRouter({ firmwareDir: deps.outpost.options.firmwareDir }));
 
   app.get('/healthz', (_req, res) => {
     const ok = deps.healthy();
@@ -75,9 +75,25 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   return app;
 }
 
-export function listen(app: express.Express, port: number, host: string): Promise<Server> {
+/** The request handler: provisioning files on the bare handler, everything else through express. */
+export function createHttpHandler(deps: HttpDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  const app = createHttpApp(deps);
+  const prov = provisioningHandler({ catalogue: deps.catalogue, metrics: deps.metrics, log: deps.log });
+  return (req, res) => {
+    const path = (req.url ?? '').replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i, '');
+    if (path.startsWith('/prov/') && !path.startsWith('/prov/firmware/')) {
+      prov(req, res).catch((err: Error) => {
+        deps.log.error({ err: err.message }, 'provisioning request failed');
+        if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain' });
+        res.end('internal error; see the log\n');
+      });
+    } else app(req, res);
+  };
+}
+
+export function listen(handler: (req: IncomingMessage, res: ServerResponse) => void, port: number, host: string): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const server = createServer({ keepAliveTimeout: 5000, headersTimeout: 10_000, requestTimeout: 30_000 }, app);
+    const server = createServer({ keepAliveTimeout: 5000, headersTimeout: 10_000, requestTimeout: 30_000 }, handler);
     server.once('error', reject);
     server.listen(port, host, () => {
       server.off('error', reject);

@@ -5,16 +5,16 @@
  * No protocol renders files itself; both doors call `fetch`.
  */
 import { createHash } from 'node:crypto';
-import { anyCidrContains, normaliseAddress, type Cidr } from '../net/cidr.js';
+import { anyCidrContains, normaliseAddress } from '../net/cidr.js';
 import { formatMac, macPrefix, type Mac } from '../net/mac.js';
 import type { Store } from '../store/index.js';
-import type { Device } from '../store/devices.js';
+import type { Device, Sighting } from '../store/devices.js';
 import type { ModelCatalogue } from '../vendors/registry.js';
 import type { DeviceHint, FileMatch, ModelSpec, VendorPlugin } from '../vendors/types.js';
 import { needsUpgrade, type FirmwareCatalogue } from './firmware.js';
 import { EnumerationGuard } from './guard.js';
 import { layerFromDotted, resolveSettings, type ServerAddress, type SettingsLayer } from './settings.js';
-import type { SiteSettings } from '../config/schema.js';
+import type { Inventory, Snapshot } from './inventory.js';
 
 export interface ProvisioningRequest {
   /** The requested name, percent-decoded, without `/prov/`. */
@@ -30,16 +30,18 @@ export type ProvisioningResult =
   | { status: 400 | 403 | 404; reason: string };
 
 export interface CatalogueDeps {
+  /** For the writes the path makes (discoveries, events, marks); reads come from the inventory. */
   store: Store;
+  inventory: Inventory;
   vendors: readonly VendorPlugin[];
   models: ModelCatalogue;
   firmware: FirmwareCatalogue;
-  /** The effective site, read at each request so a `site set` applies at once. */
-  site: () => Promise<SiteSettings>;
-  allow: (site: SiteSettings) => Cidr[];
   server: ServerAddress;
   guard?: EnumerationGuard;
 }
+
+/** Rendered files are kept until anything they depend on changes; bounded so a scan cannot grow it. */
+const RENDER_CACHE_LIMIT = 5000;
 
 export const MAX_NAME_LENGTH = 128;
 const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -60,6 +62,8 @@ export function etagOf(body: Buffer): string {
 
 export class ProvisioningCatalogue {
   readonly guard: EnumerationGuard;
+  private readonly cache = new Map<string, ProvisioningResult>();
+  private cacheGeneration = -1;
 
   constructor(private readonly deps: CatalogueDeps) {
     this.guard = deps.guard ?? new EnumerationGuard();
@@ -93,8 +97,8 @@ export class ProvisioningCatalogue {
     if (!found) return { status: 404, reason: 'no such file' };
     const { vendor, match } = found;
     const ua = this.identify(req.userAgent);
-    const site = await this.deps.site();
-    const allowed = anyCidrContains(this.deps.allow(site), ip);
+    const snapshot = await this.deps.inventory.current();
+    const allowed = anyCidrContains(snapshot.allow, ip);
 
     if (ua?.hint.mac && match.mac && ua.hint.mac !== match.mac) {
       await this.miss(ip, `asked for ${formatMac(match.mac)} but its User-Agent says ${formatMac(ua.hint.mac)}`);
@@ -102,7 +106,7 @@ export class ProvisioningCatalogue {
     }
 
     const mac = match.mac ?? ua?.hint.mac;
-    let device = mac ? await this.deps.store.devices.get(mac) : undefined;
+    let device = mac ? snapshot.devices.get(mac) : undefined;
     const sighting = { ip, vendor: ua?.hint.vendor ?? vendor.name.split(' ')[0], model: ua?.hint.model ?? match.model?.id, firmware: ua?.hint.firmware, userAgent: req.userAgent };
     if (mac && !device) {
       if (match.scope === 'device') {
@@ -110,22 +114,13 @@ export class ProvisioningCatalogue {
         if (blocked) return { status: 403, reason: 'client blocked for naming too many unknown devices' };
       }
       if (!allowed) return { status: 404, reason: 'unknown device' };
-      if (await this.deps.store.devices.discover(mac, sighting)) {
-        await events.add({
-          type: 'device.discovered',
-          mac,
-          message: `new ${sighting.vendor ?? ''} ${sighting.model ?? 'device'} ${formatMac(mac)} at ${ip}${vendor.macPrefixes.includes(macPrefix(mac)) ? '' : ' (vendor prefix not on the known list)'}`.replace(/\s+/g, ' '),
-          data: { ip, model: sighting.model, firmware: sighting.firmware, protocol: req.protocol },
-        });
-      }
-      device = await this.deps.store.devices.get(mac);
+      device = await this.discover(mac, sighting, vendor, req.protocol);
     } else if (mac && device) {
       this.deps.store.devices.noteSighting(mac, sighting);
     }
 
     if (match.scope === 'common') {
-      const model = match.model!;
-      return this.render(vendor, req.file, match, model, site, undefined, ua?.hint.firmware);
+      return this.render(snapshot, vendor, req.file, match, match.model!, undefined, ua?.hint.firmware);
     }
 
     // A per-device file.
@@ -138,25 +133,42 @@ export class ProvisioningCatalogue {
       await events.add({ type: 'provisioning.refused', level: 'warn', mac, message: `refused ${req.file} to ${ip}: not in provisioning.allow`, data: { ip, protocol: req.protocol } });
       return { status: 403, reason: 'client not allowed to receive this device\'s credentials (provisioning.allow)' };
     }
-    const result = await this.render(vendor, req.file, match, model, site, device, ua?.hint.firmware ?? device.firmware);
-    if (result.status === 200 && hasSecrets && device.state === 'assigned') await this.deps.store.devices.markProvisioned(mac);
+    const result = await this.render(snapshot, vendor, req.file, match, model, device, ua?.hint.firmware ?? device.firmware);
+    if (result.status === 200 && hasSecrets && device.state === 'assigned') {
+      await this.deps.store.devices.markProvisioned(mac);
+      this.deps.inventory.remember({ ...device, state: 'provisioned', provisionedAt: new Date().toISOString() });
+    }
     return result;
   }
 
-  /** Renders without any access checks: `config render` and the catalogue itself. */
+  private async discover(mac: Mac, sighting: Sighting, vendor: VendorPlugin, protocol: string): Promise<Device | undefined> {
+    if (await this.deps.store.devices.discover(mac, sighting)) {
+      await this.deps.store.events.add({
+        type: 'device.discovered',
+        mac,
+        message: `new ${sighting.vendor ?? ''} ${sighting.model ?? 'device'} ${formatMac(mac)} at ${sighting.ip}${vendor.macPrefixes.includes(macPrefix(mac)) ? '' : ' (vendor prefix not on the known list)'}`.replace(/\s+/g, ' '),
+        data: { ip: sighting.ip, model: sighting.model, firmware: sighting.firmware, protocol },
+      });
+    }
+    const device = await this.deps.store.devices.get(mac);
+    if (device) this.deps.inventory.remember(device);
+    return device;
+  }
+
+  /** Renders without any access checks: `config render`. */
   async renderFor(file: string, mac: Mac): Promise<ProvisioningResult> {
     const refused = checkFileName(file);
     if (refused) return refused;
     const found = this.matchFile(file);
     if (!found) return { status: 404, reason: 'no such file' };
-    const device = await this.deps.store.devices.get(mac);
+    const snapshot = await this.deps.inventory.current();
+    const device = snapshot.devices.get(mac);
     if (!device) return { status: 404, reason: `no device ${formatMac(mac)}` };
     if (found.match.mac && found.match.mac !== mac) return { status: 404, reason: `${file} is not a file of ${formatMac(mac)}` };
     const resolved = device.model ? this.deps.models.find(device.model) : undefined;
     if (!resolved || resolved.vendor.id !== found.vendor.id) return { status: 404, reason: `${file} is not a file of a ${device.model ?? 'device of unknown model'}` };
     if (found.match.scope === 'common' && found.match.model?.id !== resolved.model.id) return { status: 404, reason: `${file} is the common file of another model` };
-    const site = await this.deps.site();
-    return this.render(found.vendor, file, found.match, resolved.model, site, found.match.scope === 'device' ? device : undefined, device.firmware);
+    return this.render(snapshot, found.vendor, file, found.match, resolved.model, found.match.scope === 'device' ? device : undefined, device.firmware);
   }
 
   /** Every file name a device is served. */
@@ -165,19 +177,29 @@ export class ProvisioningCatalogue {
     return resolved ? resolved.vendor.files(resolved.model, device.mac) : [];
   }
 
-  private async render(vendor: VendorPlugin, file: string, match: FileMatch, model: ModelSpec, site: SiteSettings, device: Device | undefined, reportedFirmware: string | undefined): Promise<ProvisioningResult> {
-    const lines = device ? await this.deps.store.lines.getMany(device.lines) : [];
+  private async render(snapshot: Snapshot, vendor: VendorPlugin, file: string, match: FileMatch, model: ModelSpec, device: Device | undefined, reportedFirmware: string | undefined): Promise<ProvisioningResult> {
+    const target = this.deps.firmware.target(model.id);
+    const firmware = needsUpgrade(target, reportedFirmware) ? target : undefined;
+    // What the bytes depend on: the inventory generation (site, lines, device), the file, the device, the
+    // firmware offered and where Outpost is reached.
+    const key = `${file}|${device?.mac ?? ''}|${model.id}|${firmware ? `${firmware.file}@${firmware.version}` : ''}|${this.deps.server.host}:${this.deps.server.httpPort}`;
+    if (this.cacheGeneration !== snapshot.generation || this.cache.size >= RENDER_CACHE_LIMIT) {
+      this.cache.clear();
+      this.cacheGeneration = snapshot.generation;
+    }
+    const cached = this.cache.get(key);
+    if (cached) return cached;
+    const lines = device ? this.deps.inventory.linesOf(snapshot, device) : [];
     const settings = resolveSettings({
-      site: site as SettingsLayer,
+      site: snapshot.site as SettingsLayer,
       model: undefined,
-      device: device ? (layerFromDotted(Object.entries(device.overrides)) as SettingsLayer) : undefined,
+      device: device && Object.keys(device.overrides).length ? (layerFromDotted(Object.entries(device.overrides)) as SettingsLayer) : undefined,
       lines,
       server: this.deps.server,
     });
-    const target = this.deps.firmware.target(model.id);
-    const firmware = needsUpgrade(target, reportedFirmware) ? { version: target!.version, url: `${settings.server.provisioningUrl}firmware/${encodeURIComponent(target!.file)}` } : undefined;
-    const rendered = vendor.render({ file, match, model, settings, device: device ? { mac: device.mac, firmware: device.firmware } : undefined, firmware });
-    return {
+    const offer = firmware ? { version: firmware.version, url: `${settings.server.provisioningUrl}firmware/${encodeURIComponent(firmware.file)}` } : undefined;
+    const rendered = vendor.render({ file, match, model, settings, device: device ? { mac: device.mac, firmware: device.firmware } : undefined, firmware: offer });
+    const result: ProvisioningResult = {
       status: 200,
       body: rendered.body,
       contentType: rendered.contentType,
@@ -186,6 +208,8 @@ export class ProvisioningCatalogue {
       mac: device?.mac,
       model: model.id,
     };
+    if (this.cacheGeneration === snapshot.generation) this.cache.set(key, result);
+    return result;
   }
 
   private async miss(ip: string, what: string): Promise<boolean> {

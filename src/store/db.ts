@@ -13,6 +13,13 @@ export type Param = string | number | null | bigint | Buffer;
 
 export class Database {
   private writeQueue: Promise<unknown> = Promise.resolve();
+  private dataVersion: number | undefined;
+  /**
+   * Bumped by every committed write that changes what devices are served (not by the quiet ones: events,
+   * sightings, state marks) and by any commit of another process (seen through `PRAGMA data_version`).
+   * Readers that keep a copy in memory compare it to know when to reload.
+   */
+  generation = 0;
 
   private constructor(private readonly db: sqlite3.Database, readonly file: string) {}
 
@@ -66,13 +73,17 @@ export class Database {
     return new Promise((resolve, reject) => this.db.all(sql, params as Param[], (err, rows) => (err ? reject(err) : resolve(rows as T[]))));
   }
 
-  /** Runs `fn` inside BEGIN IMMEDIATE .. COMMIT, after every earlier write has finished. */
-  transaction<T>(fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` inside BEGIN IMMEDIATE .. COMMIT, after every earlier write has finished. `quiet` writes do not
+   * bump the generation: their callers keep in-memory copies right themselves.
+   */
+  transaction<T>(fn: () => Promise<T>, options: { quiet?: boolean } = {}): Promise<T> {
     const next = this.writeQueue.then(async () => {
       await this.exec('BEGIN IMMEDIATE');
       try {
         const result = await fn();
         await this.exec('COMMIT');
+        if (!options.quiet) this.generation++;
         return result;
       } catch (err) {
         await this.exec('ROLLBACK').catch(() => undefined);
@@ -81,6 +92,16 @@ export class Database {
     });
     this.writeQueue = next.catch(() => undefined);
     return next;
+  }
+
+  /** Checks whether another process committed since the last check; if so, bumps the generation. */
+  async checkExternalChanges(): Promise<boolean> {
+    const row = await this.get<{ data_version: number }>('PRAGMA data_version');
+    const version = row?.data_version;
+    const changed = this.dataVersion !== undefined && version !== this.dataVersion;
+    this.dataVersion = version;
+    if (changed) this.generation++;
+    return changed;
   }
 
   close(): Promise<void> {

@@ -180,6 +180,7 @@ export class DeviceRepository {
          VALUES (?,?,?,?,?,?,'discovered','discovered',?,?,?,?) ON CONFLICT(mac) DO NOTHING`,
         [mac, seen.vendor ?? null, seen.model ?? null, seen.firmware ?? null, seen.ip ?? null, seen.userAgent ?? null, now, now, now, now],
       ),
+      { quiet: true },
     );
     return changes > 0;
   }
@@ -208,7 +209,7 @@ export class DeviceRepository {
           [s.ip ?? null, s.firmware ?? null, s.userAgent ?? null, s.vendor ?? null, s.model ?? null, s.at, s.at, mac],
         );
       }
-    });
+    }, { quiet: true });
   }
 
   /** The device fetched its own file with its accounts in it. */
@@ -216,6 +217,7 @@ export class DeviceRepository {
     const now = nowIso();
     await this.db.transaction(() =>
       this.db.run("UPDATE devices SET state = 'provisioned', provisioned_at = ? WHERE mac = ? AND state = 'assigned'", [now, mac]),
+      { quiet: true },
     );
   }
 

@@ -50,6 +50,7 @@ export class EventRepository {
     const data = event.data ? JSON.stringify(event.data) : null;
     const { lastID } = await this.db.transaction(() =>
       this.db.run('INSERT INTO events (at, type, level, mac, message, data) VALUES (?,?,?,?,?,?)', [at, event.type, level, event.mac ?? null, event.message, data]),
+      { quiet: true },
     );
     const stored: OutpostEvent = { id: lastID, at, type: event.type, level, mac: event.mac, message: event.message, data: event.data };
     this.log[level]({ event: event.type, mac: event.mac, ...event.data }, event.message);

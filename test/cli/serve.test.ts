@@ -3,7 +3,7 @@
  * byte with `config render`, `status`, a port already in use, SIGTERM, and durability across a kill -9.
  */
 import { strict as assert } from 'node:assert';
-import { ServeProcess, describeRun, ensureBuilt, freePort, outpost, outpostJson, removeDir, tempDir, type RunResult } from './helpers.js';
+import { ServeProcess, describeRun, ensureBuilt, freePort, outpost, outpostJson, removeDir, sleep, tempDir, type RunResult } from './helpers.js';
 
 const MAC = '001565aabb01';
 const UA = 'Yealink SIP-T22P 7.73.0.50 00:15:65:aa:bb:01';
@@ -85,6 +85,25 @@ describe('cli: serve end to end', function () {
     assert.ok(!served.body.toString('utf8').includes(PW));
     const devices = await outpostJson<Array<{ mac: string; state: string }>>(data, ['device', 'list', '--json']);
     assert.equal(devices.find((d) => d.mac === MAC)?.state, 'provisioned');
+  });
+
+  it('a change made by the CLI beside the running serve reaches the phones within a second', async () => {
+    await serve!.waitForReady(15_000);
+    expectExit(await outpost(data, ['line', 'add', '--ext', '222', '--name', 'Druhá', '--user', '420234567222', '--password', 'second-pw']), 0, 'line add');
+    expectExit(await outpost(data, ['device', 'add', '--mac', MAC, '--model', 'SIP-T22P', '--line', '111', '--line', '222']), 0, 'device add');
+    const changedAt = Date.now();
+    let body = '';
+    while (Date.now() - changedAt < 5_000) {
+      body = (await get(port, `/prov/${MAC}.cfg`)).body.toString('utf8');
+      if (body.includes('account.2.password = second-pw')) break;
+      await sleep(50);
+    }
+    const delay = Date.now() - changedAt;
+    assert.ok(body.includes('account.2.password = second-pw'), `the second line never reached the file:\n${body}`);
+    assert.ok(delay < 1_000, `took ${delay} ms`);
+    // Back to one line, so the tests below see the device as seeded.
+    expectExit(await outpost(data, ['device', 'add', '--mac', MAC, '--model', 'SIP-T22P', '--line', '111']), 0, 'device add');
+    expectExit(await outpost(data, ['line', 'remove', '222']), 0, 'line remove');
   });
 
   it('status --json --http-port <port> reports http up', async () => {
