@@ -116,14 +116,20 @@ export class Outpost {
 
   // --- lines -------------------------------------------------------------------------------------------------
 
-  async putLine(input: Record<string, unknown>): Promise<'added' | 'updated' | 'unchanged'> {
+  /**
+   * Adds or updates a line. `view` is the lines and site to check against; a bulk import passes its own working
+   * copy (kept up to date row by row) so that it does not reload the inventory after every row.
+   */
+  async putLine(input: Record<string, unknown>, view?: { site: SiteSettings; lines: Map<string, LineRecord> }): Promise<'added' | 'updated' | 'unchanged'> {
     const parsed = lineSchema.safeParse(input);
     if (!parsed.success) throw new UserError('the line is not valid:', zodProblems(parsed.error).map(formatProblem));
     const line = toLineRecord(parsed.data);
-    const { site, lines } = await this.inventory.current();
+    const { site, lines } = view ?? (await this.inventory.current());
     const problems = lineConflicts([{ ...line, path: `line ${line.ext}` }], [...lines.values()], site.dialplan.emergency, site.dialplan.outsidePrefix);
     if (problems.length) throw new UserError('the line collides with the dial plan:', problems.map(formatProblem));
-    return this.store.lines.upsert(line);
+    const result = await this.store.lines.upsert(line);
+    if (view) view.lines.set(line.ext, line);
+    return result;
   }
 
   async removeLine(ext: string): Promise<void> {
@@ -208,6 +214,8 @@ export class Outpost {
     }
     const results: ImportRowResult[] = [];
     const devices = new Map<Mac, { model: string; lines: string[]; rows: number[] }>();
+    const snapshot = await this.inventory.current();
+    const view = { site: snapshot.site, lines: new Map<string, LineRecord>(snapshot.lines) };
     for (const { row, fields } of data) {
       const get = (name: string) => (fields[columns.indexOf(name)] ?? '').trim();
       const mac = parseMac(get('mac'));
@@ -222,7 +230,7 @@ export class Outpost {
       }
       const ext = get('ext');
       if (ext) {
-        const exists = await this.store.lines.get(ext);
+        const exists = view.lines.get(ext);
         const wantsLine = ['number', 'name', 'user', 'password', 'forward'].some((c) => get(c) !== '');
         if (!exists || wantsLine) {
           try {
@@ -233,7 +241,7 @@ export class Outpost {
               user: get('user') || exists?.user,
               password: get('password') || exists?.password,
               forward: get('forward') || undefined,
-            });
+            }, view);
           } catch (err) {
             if (!(err instanceof UserError)) throw err;
             results.push({ row, ok: false, message: [err.message, ...err.details].join(' ') });

@@ -20,6 +20,8 @@ export class Database {
    * Readers that keep a copy in memory compare it to know when to reload.
    */
   generation = 0;
+  /** Rows changed by the statements of the transaction in progress. */
+  private changesInTransaction = 0;
 
   private constructor(private readonly db: sqlite3.Database, readonly file: string) {}
 
@@ -57,10 +59,15 @@ export class Database {
   }
 
   run(sql: string, params: readonly Param[] = []): Promise<{ changes: number; lastID: number }> {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- sqlite3 hands the statement result as `this`.
+    const db = this;
     return new Promise((resolve, reject) =>
       this.db.run(sql, params as Param[], function (this: sqlite3.RunResult, err: Error | null) {
         if (err) reject(err);
-        else resolve({ changes: this.changes, lastID: this.lastID });
+        else {
+          db.changesInTransaction += this.changes;
+          resolve({ changes: this.changes, lastID: this.lastID });
+        }
       }),
     );
   }
@@ -80,10 +87,12 @@ export class Database {
   transaction<T>(fn: () => Promise<T>, options: { quiet?: boolean } = {}): Promise<T> {
     const next = this.writeQueue.then(async () => {
       await this.exec('BEGIN IMMEDIATE');
+      this.changesInTransaction = 0;
       try {
         const result = await fn();
         await this.exec('COMMIT');
-        if (!options.quiet) this.generation++;
+        // A transaction that changed no row (an unchanged re-import) leaves in-memory copies valid.
+        if (!options.quiet && this.changesInTransaction > 0) this.generation++;
         return result;
       } catch (err) {
         await this.exec('ROLLBACK').catch(() => undefined);
