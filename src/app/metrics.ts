@@ -16,15 +16,35 @@ export class Metrics {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
     registers: [this.registry],
   });
+  readonly firmwareTransfers = new Counter({
+    name: 'outpost_firmware_transfers_total',
+    help: 'Firmware transfers started, by protocol',
+    labelNames: ['protocol'] as const,
+    registers: [this.registry],
+  });
+  readonly firmwareRefused = new Counter({
+    name: 'outpost_firmware_transfers_refused_total',
+    help: 'Firmware transfers refused because firmware.maxConcurrent were already running, by protocol',
+    labelNames: ['protocol'] as const,
+    registers: [this.registry],
+  });
   readonly apiAuthFailures = new Counter({
     name: 'outpost_api_auth_failures_total',
     help: 'API requests refused for missing or wrong credentials',
     registers: [this.registry],
   });
 
-  constructor(collectors: { devicesByState?: () => Promise<Record<string, number>>; blockedClients?: () => number } = {}) {
+  constructor(collectors: { devicesByState?: () => Promise<Record<string, number>>; blockedClients?: () => number; firmwareInFlight?: () => number } = {}) {
     collectDefaultMetrics({ register: this.registry, prefix: 'outpost_' });
-    const { devicesByState, blockedClients } = collectors;
+    const { devicesByState, blockedClients, firmwareInFlight } = collectors;
+    new Gauge({
+      name: 'outpost_firmware_transfers_in_flight',
+      help: 'Firmware transfers running now, HTTP and TFTP together',
+      registers: [this.registry],
+      collect() {
+        if (firmwareInFlight) this.set(firmwareInFlight());
+      },
+    });
     new Gauge({
       name: 'outpost_devices',
       help: 'Devices in the inventory by state',

@@ -11,7 +11,7 @@ import { deviceSchema, lineSchema, type SiteFile, type SiteSettings } from '../c
 import { formatProblem, lineConflicts, zodProblems, type ModelLookup } from '../config/validate.js';
 import { parseCsv } from '../config/csv.js';
 import { MAC_HINT, formatMac, parseMac, type Mac } from '../net/mac.js';
-import { ManifestFirmwareCatalogue, type FirmwareCatalogue } from '../provisioning/firmware.js';
+import { ManifestFirmwareCatalogue } from '../provisioning/firmware.js';
 import { ProvisioningCatalogue } from '../provisioning/catalogue.js';
 import { Inventory } from '../provisioning/inventory.js';
 import { coerceSettingValue, type LineRecord, type ServerAddress } from '../provisioning/settings.js';
@@ -43,7 +43,7 @@ export class Outpost {
   private constructor(
     readonly store: Store,
     readonly vendors: readonly VendorPlugin[],
-    readonly firmware: FirmwareCatalogue,
+    readonly firmware: ManifestFirmwareCatalogue,
     readonly siteFile: SiteFile | undefined,
     readonly siteFilePath: string | undefined,
     readonly log: Logger,

@@ -13,6 +13,8 @@ import { Metrics } from './metrics.js';
 import { Outpost, type OutpostOptions } from './outpost.js';
 import { statusReport, type ServiceState } from './status.js';
 import { createHttpHandler, listen } from '../http/server.js';
+import { TransferSlots } from '../provisioning/admission.js';
+import { TftpService } from '../tftp/server.js';
 
 export interface ServeOptions extends OutpostOptions {
   bind: string;
@@ -60,6 +62,14 @@ export function adminPassword(dataDir: string, sitePassword: string, log: Logger
   return generated;
 }
 
+/** A port that cannot be bound, said so that a technician knows what to do. */
+function portError(service: string, flag: string, port: number, bind: string, err: unknown): UserError {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE') return new UserError(`${service} port ${port} on ${bind} is already in use; stop the other program or choose ${flag}`);
+  if (code === 'EACCES') return new UserError(`${service} port ${port} needs root or CAP_NET_BIND_SERVICE; choose ${flag} above 1023 or grant the capability`);
+  return new UserError(`cannot listen on ${service} port ${port} of ${bind}: ${(err as Error).message}`);
+}
+
 export async function serve(options: ServeOptions): Promise<RunningOutpost> {
   const { log } = options;
   const outpost = await Outpost.open(options);
@@ -71,7 +81,12 @@ export async function serve(options: ServeOptions): Promise<RunningOutpost> {
     // Shared with the catalogue, which reads it at each render: the ports are set to the bound ones below.
     const address = { host, httpPort: options.httpPort, tftpPort: options.tftpPort, sipPort: options.sipPort };
     const catalogue = outpost.catalogue(address);
-    const metrics = new Metrics({ devicesByState: () => outpost.store.devices.count(), blockedClients: () => catalogue.guard.blockedClients() });
+    const firmwareSlots = new TransferSlots(() => outpost.inventory.latest()?.site.firmware.maxConcurrent ?? site.firmware.maxConcurrent);
+    const metrics = new Metrics({
+      devicesByState: () => outpost.store.devices.count(),
+      blockedClients: () => catalogue.guard.blockedClients(),
+      firmwareInFlight: () => firmwareSlots.inFlight,
+    });
     const services: Record<string, ServiceState> = {};
     const handler = createHttpHandler({
       outpost,
@@ -80,6 +95,7 @@ export async function serve(options: ServeOptions): Promise<RunningOutpost> {
       log,
       adminPassword: () => adminPasswordNow(),
       status: () => statusReport(outpost, services, startedAt),
+      firmwareSlots,
       healthy: () => Object.values(services).every((s) => s.state === 'up' || s.reason !== 'failed'),
     });
     let cachedPassword = adminPassword(outpost.options.dataDir, site.admin.password, log);
@@ -95,20 +111,27 @@ export async function serve(options: ServeOptions): Promise<RunningOutpost> {
     try {
       http = await listen(handler, options.httpPort, options.bind);
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      throw new UserError(
-        code === 'EADDRINUSE'
-          ? `HTTP port ${options.httpPort} on ${options.bind} is already in use; stop the other program or choose --http-port`
-          : code === 'EACCES'
-            ? `HTTP port ${options.httpPort} needs root or CAP_NET_BIND_SERVICE; choose --http-port above 1023 or grant the capability`
-            : `cannot listen on HTTP port ${options.httpPort} of ${options.bind}: ${(err as Error).message}`,
-      );
+      throw portError('HTTP', '--http-port', options.httpPort, options.bind, err);
     }
     const httpPort = (http.address() as { port: number }).port;
     address.httpPort = httpPort;
     services.http = { state: 'up', address: `${options.bind}:${httpPort}` };
     options.out(`ready http http://${host}:${httpPort}/ (bound to ${options.bind}:${httpPort})`);
-    for (const [name, wanted] of [['tftp', options.tftp], ['sip', options.sip], ['dhcp', options.dhcp ?? site.dhcp.enabled], ['mdns', options.mdns]] as const) {
+    let tftp: TftpService | undefined;
+    if (options.tftp) {
+      tftp = new TftpService({ address: options.bind, port: options.tftpPort, catalogue, firmware: outpost.firmware, slots: firmwareSlots, metrics, log });
+      try {
+        const bound = await tftp.start();
+        address.tftpPort = bound.port;
+        services.tftp = { state: 'up', address: `${bound.address}:${bound.port}` };
+        options.out(`ready tftp tftp://${host}:${bound.port}/ (bound to ${bound.address}:${bound.port})`);
+      } catch (err) {
+        http.closeAllConnections();
+        await new Promise<void>((resolve) => http.close(() => resolve()));
+        throw portError('TFTP', '--tftp-port', options.tftpPort, options.bind, err);
+      }
+    } else services.tftp = { state: 'off', reason: 'disabled' };
+    for (const [name, wanted] of [['sip', options.sip], ['dhcp', options.dhcp ?? site.dhcp.enabled], ['mdns', options.mdns]] as const) {
       services[name] = { state: 'off', reason: wanted ? 'not in this version yet' : 'disabled' };
       if (wanted) options.out(`off ${name}: not in this version yet`);
     }
@@ -117,6 +140,7 @@ export async function serve(options: ServeOptions): Promise<RunningOutpost> {
     let stopping: Promise<void> | undefined;
     const stop = () =>
       (stopping ??= (async () => {
+        await tftp?.stop();
         http.closeIdleConnections();
         const closed = new Promise<void>((resolve) => http.close(() => resolve()));
         const forced = setTimeout(() => http.closeAllConnections(), 2000);

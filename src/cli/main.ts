@@ -10,6 +10,7 @@ import { registerLineCommands } from './lines.js';
 import { registerDeviceCommands } from './devices.js';
 import { registerSiteCommands } from './site.js';
 import { registerServeCommand } from './serve.js';
+import { registerFirmwareCommands } from './firmware.js';
 
 function buildProgram(): Command {
   const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -25,6 +26,7 @@ function buildProgram(): Command {
   registerLineCommands(program);
   registerDeviceCommands(program);
   registerSiteCommands(program);
+  registerFirmwareCommands(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }

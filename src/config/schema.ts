@@ -143,6 +143,11 @@ export const siteFileSchema = z
       .partial()
       .strict()
       .default({}),
+    firmware: z
+      .object({ maxConcurrent: int(1, 1000, 'firmware transfers at once over HTTP and TFTP together') })
+      .partial()
+      .strict()
+      .default({}),
     dhcp: z
       .object({
         enabled: z.boolean(),
@@ -179,6 +184,7 @@ export const DEFAULT_SETTINGS = {
   dialplan: { outsidePrefix: '0', emergency: ['112', '150', '155', '158'] },
   fax: { t38: true, redundancy: 2, ecm: true },
   provisioning: { allow: [] as string[], recheckMinutes: 1440 },
+  firmware: { maxConcurrent: 20 },
   dhcp: {
     enabled: false,
     interface: '',

@@ -1,10 +1,11 @@
 /** `/prov/<file>`: the HTTP door to the provisioning catalogue. Thin: parse, call the catalogue, answer. */
 import express, { type Request, type Response } from 'express';
-import { existsSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../app/log.js';
 import type { Metrics } from '../app/metrics.js';
 import { checkFileName, type ProvisioningCatalogue } from '../provisioning/catalogue.js';
+import type { ManifestFirmwareCatalogue } from '../provisioning/firmware.js';
+import type { TransferSlots } from '../provisioning/admission.js';
 
 /** The requested name from the raw URL, so an encoded `..` or `/` is seen for what it is. */
 export function requestedName(originalUrl: string, prefix: string): string | { status: 400; reason: string } {
@@ -70,24 +71,33 @@ function send(res: ServerResponse, status: number, text: string, extra: Record<s
   res.end(text);
 }
 
-/** `/prov/firmware/<file>`: images from the firmware catalogue folder, with Range. */
-export function firmwareRouter(deps: { firmwareDir: string }): express.Router {
+/** `/prov/firmware/<file>`: images the firmware catalogue lists, with Range, under admission control. */
+export function firmwareRouter(deps: { firmware: ManifestFirmwareCatalogue; slots: TransferSlots; metrics: Metrics }): express.Router {
   const router = express.Router();
-
-  router.get('/firmware/*name', (req: Request, res: Response) => {
+  router.get('/*name', (req: Request, res: Response) => {
     const name = requestedName(req.originalUrl, '/prov/firmware/');
     const refused = typeof name === 'string' ? checkFileName(name) : name;
     if (refused || typeof name !== 'string') {
       res.status(refused!.status).type('text/plain').send(`${refused!.reason}\n`);
       return;
     }
-    if (!existsSync(`${deps.firmwareDir}/${name}`)) {
+    const image = deps.firmware.image(name);
+    if (!image) {
       res.status(404).type('text/plain').send('no such firmware image\n');
       return;
     }
+    const slot = deps.slots.tryAcquire();
+    if (!slot) {
+      deps.metrics.firmwareRefused.inc({ protocol: 'http' });
+      // Spread the retries: a branch of phones told the same number would all come back at once.
+      res.set('Retry-After', String(20 + Math.floor(Math.random() * 40)));
+      res.status(503).type('text/plain').send('too many firmware transfers at once; retry later\n');
+      return;
+    }
+    deps.metrics.firmwareTransfers.inc({ protocol: 'http' });
+    res.once('close', () => slot.release());
     // sendFile answers Range requests and sets Content-Length itself.
-    res.sendFile(name, { root: deps.firmwareDir, dotfiles: 'deny', acceptRanges: true, cacheControl: false, headers: { 'Content-Type': 'application/octet-stream' } });
+    res.sendFile(image.path, { dotfiles: 'deny', acceptRanges: true, cacheControl: false, lastModified: true, headers: { 'Content-Type': 'application/octet-stream' } }, () => slot.release());
   });
-
   return router;
 }

@@ -9,6 +9,7 @@ import type { ProvisioningCatalogue } from '../provisioning/catalogue.js';
 import { apiRouter } from './api.js';
 import { basicAuth } from './auth.js';
 import { firmwareRouter, provisioningHandler } from './prov.js';
+import type { TransferSlots } from '../provisioning/admission.js';
 
 export interface HttpDeps {
   outpost: Outpost;
@@ -18,6 +19,7 @@ export interface HttpDeps {
   adminPassword: () => string;
   status: () => Promise<StatusReport>;
   healthy: () => boolean;
+  firmwareSlots: TransferSlots;
 }
 
 export function createHttpApp(deps: HttpDeps): express.Express {
@@ -30,7 +32,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     next();
   });
 
-  app.use('/prov/firmware', firmwareRouter({ firmwareDir: deps.outpost.options.firmwareDir }));
+  app.use('/prov/firmware', firmwareRouter({ firmware: deps.outpost.firmware, slots: deps.firmwareSlots, metrics: deps.metrics }));
 
   app.get('/healthz', (_req, res) => {
     const ok = deps.healthy();

@@ -1,19 +1,23 @@
 /**
- * The firmware catalogue's interface, as the provisioning core uses it: which image a model should run.
- * The catalogue lives in `<firmware dir>/manifest.json` (`outpost firmware add` maintains it).
+ * The firmware catalogue: which image each model should run. One folder (`--firmware`, default ./firmware)
+ * holds the images and `manifest.json` (model, version, file, sha256, size). `outpost firmware add` copies an
+ * image in; a running serve sees the change within a second. One image per model: adding a second version for
+ * a model replaces its target.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, copyFileSync } from 'node:fs';
+import { basename, extname, join } from 'node:path';
 import type { Logger } from '../app/log.js';
 
 export interface FirmwareImage {
   /** Canonical model id, e.g. `T22P`. */
   model: string;
   version: string;
-  /** File name inside the catalogue folder, served as `/prov/firmware/<file>`. */
+  /** File name inside the catalogue folder, served as `/prov/firmware/<file>` and over TFTP as `firmware/<file>`. */
   file: string;
   sha256: string;
   size: number;
+  addedAt?: string;
 }
 
 export interface FirmwareCatalogue {
@@ -26,27 +30,49 @@ export function needsUpgrade(target: FirmwareImage | undefined, reported: string
   return target !== undefined && reported !== undefined && reported !== '' && reported !== target.version;
 }
 
+/** `7.73.0.50`, `2.74`, `4.78.1`, `48.0.1234-rc2`: dotted numbers, an optional suffix. */
+export const VERSION = /^\d+(\.\d+)+([.-][0-9A-Za-z]+)*$/;
+
+export class FirmwareError extends Error {}
+
+const MANIFEST = 'manifest.json';
+/** How often a running serve looks at the manifest's modification time. */
+const RELOAD_CHECK_MS = 1000;
+
 export class ManifestFirmwareCatalogue implements FirmwareCatalogue {
   private images: FirmwareImage[] = [];
+  private loadedMtime = -1;
+  private checkedAt = 0;
 
   constructor(readonly dir: string, private readonly log: Logger) {
     this.reload();
   }
 
+  private manifestPath(): string {
+    return join(this.dir, MANIFEST);
+  }
+
+  /** Reads the manifest if it changed; a bad manifest or entry is logged and skipped. */
   reload(): void {
-    const path = join(this.dir, 'manifest.json');
-    let text: string;
+    const path = this.manifestPath();
+    let mtime: number;
     try {
-      text = readFileSync(path, 'utf8');
+      mtime = statSync(path).mtimeMs;
     } catch {
       this.images = [];
+      this.loadedMtime = -1;
       return;
     }
+    if (mtime === this.loadedMtime) return;
+    this.loadedMtime = mtime;
     try {
-      const parsed = JSON.parse(text) as { images?: unknown };
+      const parsed = JSON.parse(readFileSync(path, 'utf8')) as { images?: unknown };
       const images = Array.isArray(parsed.images) ? parsed.images : [];
       this.images = images.filter((i): i is FirmwareImage => {
-        const ok = typeof i === 'object' && i !== null && ['model', 'version', 'file', 'sha256'].every((k) => typeof (i as Record<string, unknown>)[k] === 'string');
+        const r = i as Record<string, unknown>;
+        const ok =
+          typeof i === 'object' && i !== null && ['model', 'version', 'file', 'sha256'].every((k) => typeof r[k] === 'string') &&
+          typeof r.size === 'number' && basename(String(r.file)) === r.file && !String(r.file).startsWith('.');
         if (!ok) this.log.warn({ path }, 'skipping a firmware manifest entry that is not valid');
         return ok;
       });
@@ -56,9 +82,107 @@ export class ManifestFirmwareCatalogue implements FirmwareCatalogue {
     }
   }
 
+  private fresh(): void {
+    const now = Date.now();
+    if (now - this.checkedAt < RELOAD_CHECK_MS) return;
+    this.checkedAt = now;
+    this.reload();
+  }
+
   target(model: string): FirmwareImage | undefined {
+    this.fresh();
     return this.images.find((i) => i.model.toUpperCase() === model.toUpperCase());
   }
+
+  list(): FirmwareImage[] {
+    this.reload();
+    return [...this.images];
+  }
+
+  /** The image file named `file`, when the manifest lists it (nothing else in the folder is ever served). */
+  image(file: string): { path: string; size: number } | undefined {
+    this.fresh();
+    const image = this.images.find((i) => i.file === file);
+    if (!image) return undefined;
+    const path = join(this.dir, image.file);
+    try {
+      return { path, size: statSync(path).size };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Copies `source` into the catalogue as the target of `model` (already the canonical id) and records it.
+   * The manifest is written last, atomically: a failure leaves the catalogue as it was.
+   */
+  async add(source: string, model: string, version: string): Promise<{ image: FirmwareImage; replaced?: FirmwareImage | undefined }> {
+    if (!VERSION.test(version)) throw new FirmwareError(`"${version}" is not a firmware version: use dotted numbers as the vendor writes them, e.g. 7.73.0.50`);
+    let size: number;
+    try {
+      const st = statSync(source);
+      if (!st.isFile()) throw new FirmwareError(`${source} is not a file`);
+      size = st.size;
+    } catch (err) {
+      if (err instanceof FirmwareError) throw err;
+      throw new FirmwareError(`cannot read ${source}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    if (size === 0) throw new FirmwareError(`${source} is empty`);
+    mkdirSync(this.dir, { recursive: true });
+    this.reload();
+    const file = `${model}-${version}${extname(source).replace(/[^.A-Za-z0-9]/g, '') || '.bin'}`;
+    const staging = join(this.dir, `.${file}.${process.pid}.tmp`);
+    try {
+      copyFileSync(source, staging);
+      const sha256 = await sha256Of(staging);
+      const image: FirmwareImage = { model, version, file, sha256, size, addedAt: new Date().toISOString() };
+      renameSync(staging, join(this.dir, file));
+      const replaced = this.images.find((i) => i.model === model);
+      this.writeManifest([...this.images.filter((i) => i.model !== model), image]);
+      if (replaced && replaced.file !== file && !this.images.some((i) => i.file === replaced.file)) removeQuietly(join(this.dir, replaced.file));
+      return { image, replaced };
+    } finally {
+      removeQuietly(staging);
+    }
+  }
+
+  /** Removes the target of `model`. Returns what was removed. */
+  remove(model: string): FirmwareImage | undefined {
+    this.reload();
+    const image = this.images.find((i) => i.model === model);
+    if (!image) return undefined;
+    this.writeManifest(this.images.filter((i) => i !== image));
+    if (!this.images.some((i) => i.file === image.file)) removeQuietly(join(this.dir, image.file));
+    return image;
+  }
+
+  private writeManifest(images: FirmwareImage[]): void {
+    const path = this.manifestPath();
+    const tmp = `${path}.${process.pid}.tmp`;
+    const sorted = [...images].sort((a, b) => a.model.localeCompare(b.model));
+    writeFileSync(tmp, `${JSON.stringify({ images: sorted }, null, 2)}\n`);
+    renameSync(tmp, path);
+    this.loadedMtime = -1;
+    this.reload();
+  }
+}
+
+function removeQuietly(path: string): void {
+  try {
+    if (existsSync(path)) unlinkSync(path);
+  } catch {
+    /* a file we could not remove stays; the manifest no longer names it, so it is never served */
+  }
+}
+
+export function sha256Of(path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const hash = createHash('sha256');
+    createReadStream(path)
+      .on('error', reject)
+      .on('data', (chunk) => hash.update(chunk))
+      .on('end', () => resolve(hash.digest('hex')));
+  });
 }
 
 export const NO_FIRMWARE: FirmwareCatalogue = { target: () => undefined };

@@ -63,6 +63,11 @@ export class Inventory {
     }
   }
 
+  /** The last copy taken, without waiting for a reload (for settings read on a synchronous path). */
+  latest(): Snapshot | undefined {
+    return this.snapshot;
+  }
+
   /** The lines of a device, in account order. */
   linesOf(snapshot: Snapshot, device: Device): Line[] {
     return device.lines.map((ext) => snapshot.lines.get(ext)).filter((l): l is Line => l !== undefined);
