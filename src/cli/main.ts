@@ -16,7 +16,7 @@ function buildProgram(): Command {
   const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
   const program = new Command('outpost')
     .description('Branch-office appliance for hosted IP Centrex: provisioning, DHCP and a survival SIP registrar/proxy')
-    .version(version)
+    .version(version, '-V', 'print the version of Outpost')
     .addOption(new Option('--data <dir>', 'folder with outpost.db (and outpost.json)').env('OUTPOST_DATA').default('./data'))
     .addOption(new Option('--firmware <dir>', 'firmware catalogue folder').env('OUTPOST_FIRMWARE').default('./firmware'))
     .addOption(new Option('--config <file>', 'site file (default: <data>/outpost.json when present)'))

@@ -29,6 +29,12 @@ export type ProvisioningResult =
   | { status: 200; body: Buffer; contentType: string; etag: string; secret: boolean; mac?: Mac | undefined; model?: string | undefined }
   | { status: 400 | 403 | 404; reason: string };
 
+/** What the DHCP server knows, when Outpost runs it: which MAC holds an address, and the reverse. */
+export interface LeaseLookup {
+  macAt(ip: string): Mac | undefined;
+  addressOf(mac: Mac): string | undefined;
+}
+
 export interface CatalogueDeps {
   /** For the writes the path makes (discoveries, events, marks); reads come from the inventory. */
   store: Store;
@@ -38,7 +44,12 @@ export interface CatalogueDeps {
   firmware: FirmwareCatalogue;
   server: ServerAddress;
   guard?: EnumerationGuard;
+  /** Set when Outpost serves DHCP: identifies TFTP clients by address and pins secrets to the lease address. */
+  leases?: LeaseLookup | undefined;
 }
+
+/** An anonymous device (common file, no MAC known) is reported once per address and model in this time. */
+const ANONYMOUS_REPORT_MS = 3_600_000;
 
 /** Rendered files are kept until anything they depend on changes; bounded so a scan cannot grow it. */
 const RENDER_CACHE_LIMIT = 5000;
@@ -64,6 +75,7 @@ export class ProvisioningCatalogue {
   readonly guard: EnumerationGuard;
   private readonly cache = new Map<string, ProvisioningResult>();
   private cacheGeneration = -1;
+  private readonly anonymous = new Map<string, number>();
 
   constructor(private readonly deps: CatalogueDeps) {
     this.guard = deps.guard ?? new EnumerationGuard();
@@ -105,7 +117,9 @@ export class ProvisioningCatalogue {
       return { status: 403, reason: 'the file named is not the requesting device\'s own' };
     }
 
-    const mac = match.mac ?? ua?.hint.mac;
+    // Without a User-Agent (TFTP) a common-file request names no MAC: the DHCP lease of the address does.
+    const mac = match.mac ?? ua?.hint.mac ?? (match.scope === 'common' ? this.deps.leases?.macAt(ip) : undefined);
+    if (!mac && match.scope === 'common') await this.reportAnonymous(ip, vendor, match, req.protocol);
     let device = mac ? snapshot.devices.get(mac) : undefined;
     const sighting = { ip, vendor: ua?.hint.vendor ?? vendor.name.split(' ')[0], model: ua?.hint.model ?? match.model?.id, firmware: ua?.hint.firmware, userAgent: req.userAgent };
     if (mac && !device) {
@@ -129,6 +143,11 @@ export class ProvisioningCatalogue {
     const model = resolved && resolved.vendor.id === vendor.id ? resolved.model : undefined;
     if (!model) return { status: 404, reason: `no ${vendor.name} model known for ${formatMac(mac)} (assign one with outpost device add)` };
     const hasSecrets = device.lines.length > 0;
+    const leased = this.deps.leases?.addressOf(mac);
+    if (hasSecrets && leased !== undefined && leased !== ip) {
+      await events.add({ type: 'provisioning.refused', level: 'warn', mac, message: `refused ${req.file} to ${ip}: the device's lease is ${leased}`, data: { ip, leased, protocol: req.protocol } });
+      return { status: 403, reason: 'only the device\'s own lease address receives its credentials' };
+    }
     if (hasSecrets && !allowed) {
       await events.add({ type: 'provisioning.refused', level: 'warn', mac, message: `refused ${req.file} to ${ip}: not in provisioning.allow`, data: { ip, protocol: req.protocol } });
       return { status: 403, reason: 'client not allowed to receive this device\'s credentials (provisioning.allow)' };
@@ -139,6 +158,21 @@ export class ProvisioningCatalogue {
       this.deps.inventory.remember({ ...device, state: 'provisioned', provisionedAt: new Date().toISOString() });
     }
     return result;
+  }
+
+  /** A device asked for its model's common file and said nothing else: recorded by model, once an hour. */
+  private async reportAnonymous(ip: string, vendor: VendorPlugin, match: FileMatch, protocol: string): Promise<void> {
+    const key = `${ip}|${match.model?.id ?? ''}`;
+    const now = Date.now();
+    const last = this.anonymous.get(key);
+    if (last !== undefined && now - last < ANONYMOUS_REPORT_MS) return;
+    if (this.anonymous.size > 10_000) this.anonymous.clear();
+    this.anonymous.set(key, now);
+    await this.deps.store.events.add({
+      type: 'device.seen',
+      message: `a ${vendor.name.split(' ')[0]} ${match.model?.id ?? 'device'} at ${ip} asked for its common file over ${protocol}; its MAC is known once it asks for its own file`,
+      data: { ip, model: match.model?.id, protocol },
+    });
   }
 
   private async discover(mac: Mac, sighting: Sighting, vendor: VendorPlugin, protocol: string): Promise<Device | undefined> {
