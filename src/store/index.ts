@@ -5,6 +5,7 @@ import { Database } from './db.js';
 import { DeviceRepository } from './devices.js';
 import { EventRepository } from './events.js';
 import { LineRepository } from './lines.js';
+import { LeaseRepository } from './leases.js';
 import { SettingsRepository } from './settings.js';
 
 export class Store {
@@ -12,12 +13,14 @@ export class Store {
   readonly devices: DeviceRepository;
   readonly events: EventRepository;
   readonly settings: SettingsRepository;
+  readonly leases: LeaseRepository;
 
   private constructor(readonly db: Database, log: Logger) {
     this.lines = new LineRepository(db, log);
     this.devices = new DeviceRepository(db, log);
     this.events = new EventRepository(db, log);
     this.settings = new SettingsRepository(db, log);
+    this.leases = new LeaseRepository(db, log);
   }
 
   static async open(dataDir: string, log: Logger): Promise<Store> {

@@ -63,4 +63,21 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'DHCP leases',
+    sql: `
+      CREATE TABLE leases (
+        address    TEXT PRIMARY KEY,
+        client     TEXT NOT NULL,
+        mac        TEXT,
+        state      TEXT NOT NULL,
+        expires_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        hostname   TEXT,
+        vendor_class TEXT
+      );
+      CREATE INDEX leases_client ON leases(client);
+    `,
+  },
 ];
