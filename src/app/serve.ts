@@ -15,6 +15,8 @@ import { statusReport, type ServiceState } from './status.js';
 import { createHttpHandler, listen } from '../http/server.js';
 import { TransferSlots } from '../provisioning/admission.js';
 import { TftpService } from '../tftp/server.js';
+import { DhcpServer, probeOtherServers } from '../dhcp/server.js';
+import { startDhcp } from './dhcp.js';
 
 export interface ServeOptions extends OutpostOptions {
   bind: string;
@@ -131,7 +133,32 @@ export async function serve(options: ServeOptions): Promise<RunningOutpost> {
         throw portError('TFTP', '--tftp-port', options.tftpPort, options.bind, err);
       }
     } else services.tftp = { state: 'off', reason: 'disabled' };
-    for (const [name, wanted] of [['sip', options.sip], ['dhcp', options.dhcp ?? site.dhcp.enabled], ['mdns', options.mdns]] as const) {
+    let dhcp: DhcpServer | undefined;
+    if (options.dhcp ?? site.dhcp.enabled) {
+      try {
+        dhcp = await startDhcp({ outpost, site, catalogue, where: { host, httpPort, tftpPort: address.tftpPort, httpUrl: `http://${host}:${httpPort}/prov/` }, port: options.dhcpPort, log });
+      } catch (err) {
+        await tftp?.stop();
+        http.closeAllConnections();
+        await new Promise<void>((resolve) => http.close(() => resolve()));
+        if (err instanceof UserError) throw err;
+        throw portError('DHCP', '--dhcp-port', options.dhcpPort, '0.0.0.0', err);
+      }
+      catalogue.useLeases(dhcp.lookup());
+      services.dhcp = { state: 'up', address: `${site.dhcp.interface}:${options.dhcpPort}` };
+      options.out(`ready dhcp on ${site.dhcp.interface} port ${options.dhcpPort}, ${site.dhcp.subnet} range ${site.dhcp.range.join('-')}`);
+      const server = dhcp;
+      void probeOtherServers({ ourId: server.serverId, waitMs: 2000, serverPort: options.dhcpPort, clientPort: options.dhcpPort + 1, bindToDevice: server.bindSocket }).then(
+        async (others) => {
+          if (!others.length) return;
+          const message = `ANOTHER DHCP SERVER answers on ${site.dhcp.interface}: ${others.join(', ')}. Phones may get their address from it and never find Outpost; switch one of them off, or keep the router's and use outpost dhcp snippet.`;
+          options.out(`warning: ${message}`);
+          await outpost.store.events.add({ type: 'dhcp.rogue', level: 'error', message, data: { servers: others } });
+        },
+        (err: Error) => log.warn({ err: err.message }, 'could not probe for other DHCP servers'),
+      );
+    } else services.dhcp = { state: 'off', reason: 'disabled' };
+    for (const [name, wanted] of [['sip', options.sip], ['mdns', options.mdns]] as const) {
       services[name] = { state: 'off', reason: wanted ? 'not in this version yet' : 'disabled' };
       if (wanted) options.out(`off ${name}: not in this version yet`);
     }
@@ -140,6 +167,7 @@ export async function serve(options: ServeOptions): Promise<RunningOutpost> {
     let stopping: Promise<void> | undefined;
     const stop = () =>
       (stopping ??= (async () => {
+        await dhcp?.stop();
         await tftp?.stop();
         http.closeIdleConnections();
         const closed = new Promise<void>((resolve) => http.close(() => resolve()));

@@ -77,6 +77,11 @@ export class ProvisioningCatalogue {
   private cacheGeneration = -1;
   private readonly anonymous = new Map<string, number>();
 
+  /** Outpost's DHCP server, once it runs. */
+  useLeases(leases: LeaseLookup): void {
+    this.deps.leases = leases;
+  }
+
   constructor(private readonly deps: CatalogueDeps) {
     this.guard = deps.guard ?? new EnumerationGuard();
   }
@@ -173,6 +178,16 @@ export class ProvisioningCatalogue {
       message: `a ${vendor.name.split(' ')[0]} ${match.model?.id ?? 'device'} at ${ip} asked for its common file over ${protocol}; its MAC is known once it asks for its own file`,
       data: { ip, model: match.model?.id, protocol },
     });
+  }
+
+  /**
+   * A device seen outside provisioning (a DHCP contact): recorded as discovered when the inventory does not
+   * know it, else its sighting noted. Only a recognised phone or gateway is ever recorded.
+   */
+  async noteDevice(mac: Mac, sighting: Sighting, vendor: VendorPlugin, protocol: string): Promise<void> {
+    const snapshot = await this.deps.inventory.current();
+    if (snapshot.devices.has(mac)) this.deps.store.devices.noteSighting(mac, sighting);
+    else await this.discover(mac, sighting, vendor, protocol);
   }
 
   private async discover(mac: Mac, sighting: Sighting, vendor: VendorPlugin, protocol: string): Promise<Device | undefined> {

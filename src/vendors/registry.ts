@@ -4,13 +4,15 @@
  */
 import type { ModelSpec, VendorPlugin } from './types.js';
 import { createYealinkPlugin } from './yealink/index.js';
+import { createThomsonPlugin } from './thomson/index.js';
+import { createMediatrixPlugin } from './mediatrix/index.js';
 
 export interface VendorOptions {
   templateOverrides?: string | undefined;
 }
 
 export function createVendors(options: VendorOptions = {}): VendorPlugin[] {
-  return [createYealinkPlugin(options)];
+  return [createYealinkPlugin(options), createThomsonPlugin(), createMediatrixPlugin()];
 }
 
 const VENDOR_WORDS = /^(yealink|well|thomson|technicolor|mediatrix)[\s-]*/i;

@@ -55,6 +55,27 @@ export interface RenderedFile {
   contentType: string;
 }
 
+/** Where this box serves provisioning files, for the DHCP options that point devices at it. */
+export interface ProvisioningLocation {
+  host: string;
+  httpPort: number;
+  tftpPort: number;
+  /** `http://host:port/prov/` */
+  httpUrl: string;
+}
+
+/** How a vendor's devices show themselves in DHCP, and what they are told there. */
+export interface DhcpIdentity {
+  /** Option 60 (vendor class) values of this vendor's devices. */
+  vendorClass: readonly RegExp[];
+  /** Option 77 (user class) values. */
+  userClass: readonly RegExp[];
+  /** The model a vendor or user class names, when it names one. */
+  modelFromClass?(text: string): string | undefined;
+  /** The options (43, 66, 67, ...) that tell these devices where their files are; `model` when known. */
+  provisioningOptions(where: ProvisioningLocation, model?: string): Array<[number, Buffer]>;
+}
+
 export interface VendorPlugin {
   readonly id: string;
   readonly name: string;
@@ -68,4 +89,5 @@ export interface VendorPlugin {
   /** Every file name a device of this model with this MAC is served. */
   files(model: ModelSpec, mac: Mac): string[];
   render(input: RenderInput): RenderedFile;
+  dhcp: DhcpIdentity;
 }

@@ -127,7 +127,7 @@ describe('firmware in the provisioning files', () => {
   it('identifies a TFTP client asking only for the common file by its DHCP lease, and pins secrets to that address', async () => {
     const leases = { macAt: (ip: string) => (ip === '10.20.0.57' ? ('001565aabb01' as Mac) : undefined), addressOf: (mac: Mac) => (mac === '001565aabb01' ? '10.20.0.57' : undefined) };
     const catalogue = outpost.catalogue(server);
-    (catalogue as unknown as { deps: { leases: unknown } }).deps.leases = leases;
+    catalogue.useLeases(leases);
     const before = (await outpost.store.devices.get('001565aabb01' as Mac))?.ip;
     const common = await catalogue.fetch({ file: 'y000000000005.cfg', ip: '10.20.0.57', protocol: 'tftp' });
     assert.equal(common.status, 200);

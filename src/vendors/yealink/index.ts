@@ -102,6 +102,13 @@ export function createYealinkPlugin(options: { templateOverrides?: string | unde
       return undefined;
     },
     files: yealinkFiles,
+    dhcp: {
+      // Option 60 is configurable on the phone (`auto_provision.dhcp_option.option60_value`); "yealink" is common.
+      vendorClass: [/^yealink/i, /^well\b/i],
+      userClass: [],
+      // Option 66 may hold a whole URL: Yealink phones then fetch over HTTP (wazo relies on this).
+      provisioningOptions: (where) => [[66, Buffer.from(where.httpUrl, 'ascii')]],
+    },
     render(input: RenderInput): RenderedFile {
       const context = yealinkContext(input);
       const name = input.match.scope === 'common' ? 'common.cfg.njk' : 'device.cfg.njk';

@@ -1,0 +1,8 @@
+{
+  "targets": [
+    {
+      "target_name": "bindtodevice",
+      "sources": ["native/bindtodevice.c"]
+    }
+  ]
+}

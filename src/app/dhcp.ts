@@ -1,0 +1,59 @@
+/** Starting Outpost's DHCP server from the site: its address on the subnet, its interface, its inventory hook. */
+import { networkInterfaces } from 'node:os';
+import { UserError } from './errors.js';
+import type { Logger } from './log.js';
+import type { Outpost } from './outpost.js';
+import type { SiteSettings } from '../config/schema.js';
+import { ipv4ToInt, parseCidr, type Cidr } from '../net/cidr.js';
+import type { ProvisioningCatalogue } from '../provisioning/catalogue.js';
+import type { ProvisioningLocation } from '../vendors/types.js';
+import { loadBindToDevice } from '../dhcp/device.js';
+import { DhcpServer } from '../dhcp/server.js';
+
+function contains(cidr: Cidr, address: string): boolean {
+  const n = ipv4ToInt(address);
+  if (n === undefined) return false;
+  const mask = cidr.prefix === 0 ? 0 : (0xffffffff << (32 - cidr.prefix)) >>> 0;
+  return ((n & mask) >>> 0) === cidr.base;
+}
+
+/** This box's address on the DHCP subnet: the advertised one if it is there, else the interface's. */
+export function serverAddressOn(site: SiteSettings, advertised: string): string {
+  const subnet = parseCidr(site.dhcp.subnet);
+  if (typeof subnet === 'string') throw new UserError(`dhcp.subnet: ${subnet}`);
+  if (contains(subnet, advertised)) return advertised;
+  for (const a of networkInterfaces()[site.dhcp.interface] ?? []) if (a.family === 'IPv4' && contains(subnet, a.address)) return a.address;
+  throw new UserError(
+    `no address of this box is on dhcp.subnet ${site.dhcp.subnet} (interface ${site.dhcp.interface}); give ${site.dhcp.interface} an address in it, or set advertise to one`,
+  );
+}
+
+export async function startDhcp(opts: { outpost: Outpost; site: SiteSettings; catalogue: ProvisioningCatalogue; where: ProvisioningLocation; port: number; log: Logger }): Promise<DhcpServer> {
+  const { site, outpost, catalogue, log } = opts;
+  const missing = (['interface', 'subnet', 'router'] as const).filter((k) => !site.dhcp[k]);
+  if (missing.length || site.dhcp.range.length !== 2) {
+    throw new UserError(`DHCP needs ${[...missing.map((k) => `dhcp.${k}`), ...(site.dhcp.range.length !== 2 ? ['dhcp.range'] : [])].join(', ')} in the site`);
+  }
+  if (!networkInterfaces()[site.dhcp.interface]) throw new UserError(`dhcp.interface ${site.dhcp.interface} does not exist on this box (ip link shows the interfaces)`);
+  const binder = loadBindToDevice();
+  if (typeof binder !== 'function') throw new UserError(`cannot restrict DHCP to ${site.dhcp.interface}: ${binder.unavailable}`);
+  const serverId = serverAddressOn(site, opts.where.host);
+  const server = new DhcpServer({
+    site,
+    serverId,
+    where: { ...opts.where, host: serverId, httpUrl: `http://${serverId}:${opts.where.httpPort}/prov/` },
+    vendors: outpost.vendors,
+    store: outpost.store,
+    log,
+    port: opts.port,
+    clientPort: opts.port + 1,
+    bindToDevice: binder,
+    onUnknownDevice: (mac, recognised, address) => {
+      void catalogue
+        .noteDevice(mac, { ip: address, vendor: recognised.vendor.name.split(' ')[0], model: recognised.model }, recognised.vendor, 'dhcp')
+        .catch((err: Error) => log.error({ err: err.message }, 'cannot record a device seen in DHCP'));
+    },
+  });
+  await server.start();
+  return server;
+}
