@@ -37,6 +37,8 @@ export interface RunningOutpost {
   outpost: Outpost;
   http: Server;
   httpPort: number;
+  /** The bound TFTP port, when TFTP runs. */
+  tftpPort: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -177,7 +179,7 @@ export async function serve(options: ServeOptions): Promise<RunningOutpost> {
         await outpost.store.events.add({ type: 'service.stopped', message: 'Outpost stopped' }).catch(() => undefined);
         await outpost.close();
       })());
-    return { outpost, http, httpPort, stop };
+    return { outpost, http, httpPort, tftpPort: tftp ? address.tftpPort : undefined, stop };
   } catch (err) {
     await outpost.close();
     throw err;

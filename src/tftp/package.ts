@@ -9,7 +9,8 @@
  *    mode (and the options as sent) from the request packet itself (codec.ts) and converts.
  * 3. The `timeout` option is parsed and ignored, never acknowledged: it is now acknowledged in the OACK and
  *    used as the retransmission timeout of that transfer.
- * 4. A write request is refused with error 0 "Cannot PUT files"; it becomes error 2, access violation.
+ * 4. A write request is refused with error 0 "Cannot PUT files", and a name climbing out with `..` with error 0
+ *    "Invalid filename"; both become error 2, access violation.
  *
  * tests/tftp runs real clients (tftp-hpa, atftp, curl) against each of these.
  */
@@ -146,12 +147,22 @@ export function patchTftpPackage(): void {
     const sent = requestFrom(String(this._address), Number(this._port));
     const seconds = sent ? requestedTimeout(sent.options) : undefined;
     if (seconds !== undefined) this._timeout = seconds * 1000;
+    this.__outpostTimeout = seconds;
     sendOack.call(this, extensions);
+  };
+
+  // The OACK of a read request is serialized in continueRequest (when the listener calls setSize), which may
+  // run synchronously inside _sendOackMessage (firmware): the acknowledged timeout is added just before it.
+  const continueRequest = IncomingRequest.prototype.continueRequest as (this: Record<string, unknown>, size: number) => void;
+  IncomingRequest.prototype.continueRequest = function (this: Record<string, unknown>, size: number) {
     const response = this._responseExtensions as Record<string, unknown> | null;
-    if (seconds !== undefined && response) response.timeout = seconds;
+    if (this.__outpostTimeout !== undefined && response) response.timeout = this.__outpostTimeout;
+    continueRequest.call(this, size);
   };
 
   tftpErrors.ENOPUT = { code: 2, name: 'ENOPUT', message: 'Access violation: Outpost serves files read-only' };
+  // A name that climbs out of the namespace (`../x`) is an access violation, not an undefined error.
+  tftpErrors.EBADNAME = { code: 2, name: 'EBADNAME', message: 'Access violation: the name leaves the provisioning namespace' };
 }
 
 /** Watches a server's main socket: records each request packet and which server is delivering it. */

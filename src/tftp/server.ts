@@ -4,6 +4,7 @@
  * admission control as HTTP. Read-only. Thin: the protocol is the `tftp` package's (package.ts owns its gaps).
  */
 import { createReadStream } from 'node:fs';
+import { Transform } from 'node:stream';
 import type { Logger } from '../app/log.js';
 import type { Metrics } from '../app/metrics.js';
 import type { TransferSlots } from '../provisioning/admission.js';
@@ -44,6 +45,16 @@ export function namespaceName(raw: string): string {
   return raw.startsWith('/') ? raw.slice(1) : raw;
 }
 
+/** The size of a file once converted to netascii: one more byte for every CR and every LF. */
+async function netasciiSize(path: string): Promise<number> {
+  let size = 0;
+  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    for (let i = 0; i < chunk.length; i++) if (chunk[i] === 0x0a || chunk[i] === 0x0d) size++;
+  }
+  return size;
+}
+
 export class TftpService {
   private server: PackageServer | undefined;
   private readonly transfers = new Set<PackageGetStream>();
@@ -71,6 +82,8 @@ export class TftpService {
       },
       (req, res) => void this.onRequest(req, res),
     );
+    // The package turns port 0 ("any free port") into 69 (`opts.port || 69`); listen() binds `server.port`.
+    server.port = port;
     watchMainSocket(server, address);
     this.server = server;
     await new Promise<void>((resolve, reject) => {
@@ -101,7 +114,7 @@ export class TftpService {
     const count = (status: string) => metrics.provisioningRequests.inc({ protocol: 'tftp', status });
 
     if (name.startsWith(FIRMWARE_PREFIX)) {
-      this.sendFirmware(req, res, name.slice(FIRMWARE_PREFIX.length), remoteAddress, count);
+      this.sendFirmware(req, res, name.slice(FIRMWARE_PREFIX.length), remoteAddress, count, netascii);
       return;
     }
     const started = process.hrtime.bigint();
@@ -127,7 +140,7 @@ export class TftpService {
     res.end(body);
   }
 
-  private sendFirmware(req: PackageGetStream, res: PackagePutStream, file: string, ip: string, count: (status: string) => void): void {
+  private sendFirmware(req: PackageGetStream, res: PackagePutStream, file: string, ip: string, count: (status: string) => void, netascii: boolean): void {
     const { firmware, slots, metrics } = this.options;
     const image = checkFileName(file) ? undefined : firmware.image(file);
     if (!image) {
@@ -146,13 +159,30 @@ export class TftpService {
     count('200');
     metrics.firmwareTransfers.inc({ protocol: 'tftp' });
     const stream = createReadStream(image.path);
+    let closed = false;
     req.once('close', () => {
+      closed = true;
       slot.release();
       stream.destroy();
     });
     stream.on('error', () => req.abort(tftpErrors.EIO!.message));
-    res.setSize(image.size);
-    stream.pipe(res);
+    if (!netascii) {
+      res.setSize(image.size);
+      stream.pipe(res);
+      return;
+    }
+    // netascii is converted like every other file; the size (tsize, and where the package ends the transfer)
+    // is the converted one, so the image is counted first. The conversion is per byte: chunk by chunk.
+    netasciiSize(image.path).then(
+      (size) => {
+        if (closed) return;
+        res.setSize(size);
+        stream.pipe(new Transform({ transform: (chunk: Buffer, _encoding, done) => done(null, toNetascii(chunk)) })).pipe(res);
+      },
+      () => {
+        if (!closed) req.abort(tftpErrors.EIO!.message);
+      },
+    );
   }
 
   async stop(): Promise<void> {

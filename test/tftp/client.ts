@@ -51,6 +51,13 @@ export const isData = (p: Packet): p is Extract<Packet, { op: 3 }> => p.op === O
 export const isError = (p: Packet): p is Extract<Packet, { op: 5 }> => p.op === OP.ERROR && 'code' in p;
 export const isOack = (p: Packet): p is Extract<Packet, { op: 6 }> => p.op === OP.OACK && 'options' in p;
 
+const openSockets = new Set<TftpSocket>();
+
+/** Closes every client socket still open (after hooks). */
+export function closeAllSockets(): void {
+  for (const s of openSockets) s.close();
+}
+
 /** One client socket (one TID) with a queue of received packets. */
 export class TftpSocket {
   readonly socket: Socket;
@@ -71,6 +78,7 @@ export class TftpSocket {
       w?.();
     });
     socket.on('error', () => undefined);
+    openSockets.add(this);
   }
 
   static async open(bindAddress = '127.0.0.1'): Promise<TftpSocket> {
@@ -130,6 +138,7 @@ export class TftpSocket {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    openSockets.delete(this);
     const w = this.waiter;
     this.waiter = undefined;
     w?.();
@@ -153,8 +162,10 @@ export interface GetOptions {
   ackDelayMs?: number;
   /** Per-packet wait; the whole get fails after `packetTimeoutMs` without a packet. */
   packetTimeoutMs?: number;
-  /** Called with the socket before the RRQ is sent. */
+  /** A socket to use (else a new one on 127.0.0.1). */
   socket?: TftpSocket;
+  /** When aborted, the client sends an ERROR packet to the transfer's TID and returns `stopped`. */
+  signal?: AbortSignal;
 }
 
 export interface GetResult {
@@ -196,9 +207,19 @@ export async function tftpGet(o: GetOptions): Promise<GetResult> {
   let oack: Record<string, string> | undefined;
   let from: RemoteInfo | undefined;
   let acked = 0;
+  let lastPacket = Date.now();
   for (;;) {
-    const p = await sock.next(wait);
-    if (!p) return result('timeout', { oack, from });
+    if (o.signal?.aborted) {
+      if (from) await sock.send(errorPacket(0, 'client gave up'), from.port, from.address);
+      return result('stopped', { oack, from });
+    }
+    const p = await sock.next(o.signal ? Math.min(wait, 100) : wait);
+    if (!p) {
+      if (o.signal && !o.signal.aborted && Date.now() - lastPacket < wait) continue;
+      if (o.signal?.aborted) continue;
+      return result('timeout', { oack, from });
+    }
+    lastPacket = Date.now();
     if (from && (p.from.port !== from.port || p.from.address !== from.address)) continue; // not our transfer's TID
     if (isError(p)) return result('error', { oack, from: from ?? p.from, error: { code: p.code, message: p.message } });
     if (isOack(p)) {
