@@ -11,6 +11,7 @@ import { registerDeviceCommands } from './devices.js';
 import { registerSiteCommands } from './site.js';
 import { registerServeCommand } from './serve.js';
 import { registerFirmwareCommands } from './firmware.js';
+import { registerDhcpCommands } from './dhcp.js';
 
 function buildProgram(): Command {
   const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -27,6 +28,7 @@ function buildProgram(): Command {
   registerDeviceCommands(program);
   registerSiteCommands(program);
   registerFirmwareCommands(program);
+  registerDhcpCommands(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }
