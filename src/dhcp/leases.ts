@@ -99,7 +99,7 @@ export class LeaseBook {
       }
     }
     if (chosen === undefined && reserved !== undefined) return undefined; // a reserved client gets its address or nothing
-    if (chosen === undefined) chosen = this.neverUsed(client, mac) ?? this.oldestFree(client, mac);
+    if (chosen === undefined) chosen = this.neverUsed(client, mac) ?? this.oldestFree(client, mac) ?? this.oldestOffer(client, mac);
     if (chosen === undefined) return undefined;
     const old = this.offersByClient.get(client);
     if (old !== undefined && old !== chosen) this.offers.delete(old);
@@ -130,6 +130,30 @@ export class LeaseBook {
         bestTime = time;
         if (time === -1) break;
       }
+    }
+    return best;
+  }
+
+  /**
+   * When every address is bound or offered: an offer is no promise, so the oldest one is taken back (a flood
+   * of DISCOVERs from made-up MACs cannot lock the pool for the offer time).
+   */
+  private oldestOffer(client: string, mac: string | undefined): number | undefined {
+    let best: number | undefined;
+    let bestUntil = Infinity;
+    for (const [n, offer] of this.offers) {
+      if (offer.client === client || offer.until >= bestUntil) continue;
+      const entry = this.byAddress.get(n);
+      const bound = entry && entry.lease.state === 'bound' && entry.lease.expiresAt > this.now();
+      const reservedFor = this.reservedAddresses.get(n);
+      if (bound || (reservedFor && reservedFor !== client && reservedFor !== `mac:${mac}`)) continue;
+      best = n;
+      bestUntil = offer.until;
+    }
+    if (best !== undefined) {
+      const previous = this.offers.get(best);
+      if (previous) this.offersByClient.delete(previous.client);
+      this.offers.delete(best);
     }
     return best;
   }

@@ -57,6 +57,10 @@ export interface DhcpServerOptions {
   clientPort?: number;
   /** Address to bind; 0.0.0.0 to receive broadcasts. */
   bindAddress?: string;
+  /** Where replies for a relay go (its server port, 67); tests point it elsewhere. */
+  relayPort?: number;
+  /** Sends a reply; by default through the server's socket. Tests capture replies here. */
+  transmit?: (packet: Buffer, port: number, host: string) => void;
   /** Restricts the socket to one interface (SO_BINDTODEVICE); called once it is bound. */
   bindToDevice?: (socket: Socket, ifname: string) => void;
   now?: () => number;
@@ -292,13 +296,14 @@ export class DhcpServer {
     const { packet, dropped } = encode(reply, { maxSize });
     if (dropped.length) this.options.log.warn({ mac: chaddrMac(msg), dropped }, 'DHCP reply too large for the client: options left out');
     const [host, port] = this.destination(msg, type, inform);
-    socket.send(packet, port, host);
+    if (this.options.transmit) this.options.transmit(packet, port, host);
+    else socket.send(packet, port, host);
   }
 
   /** RFC 2131 §4.1: a relay gets it on the server port; a client with an address by unicast; else broadcast. */
   private destination(msg: DhcpMessage, type: number, inform: boolean): [string, number] {
     const clientPort = this.options.clientPort ?? CLIENT_PORT;
-    if (msg.giaddr !== '0.0.0.0') return [msg.giaddr, this.options.port ?? SERVER_PORT];
+    if (msg.giaddr !== '0.0.0.0') return [msg.giaddr, this.options.relayPort ?? SERVER_PORT];
     if (type === MessageType.NAK) return ['255.255.255.255', clientPort];
     if (msg.ciaddr !== '0.0.0.0' && (inform || type === MessageType.ACK)) return [msg.ciaddr, clientPort];
     // Unicast to yiaddr before the client has an address needs an ARP entry only a raw socket can make:

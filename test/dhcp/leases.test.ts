@@ -13,9 +13,12 @@ describe('DHCP allocation engine', () => {
     assert.equal(book.offer('hw:1:b', 'b'), '10.20.0.101');
     assert.equal(book.offer('hw:1:a', 'a'), '10.20.0.100', 'the same client gets the same offer');
     assert.equal(book.offer('hw:1:c', 'c'), '10.20.0.102');
-    assert.equal(book.offer('hw:1:d', 'd'), undefined, 'exhausted while the offers hold');
-    now += 31_000;
-    assert.equal(book.offer('hw:1:d', 'd'), '10.20.0.100', 'an expired offer frees its address');
+    assert.equal(book.offer('hw:1:d', 'd'), '10.20.0.100', 'with every address offered, the oldest offer is taken back');
+    assert.equal(book.offer('hw:1:a', 'a'), '10.20.0.101', 'and its client is offered another one');
+    book.commit('hw:1:b', '10.20.0.101', 3600);
+    book.commit('hw:1:c', '10.20.0.102', 3600);
+    book.commit('hw:1:d', '10.20.0.100', 3600);
+    assert.equal(book.offer('hw:1:e', 'e'), undefined, 'exhausted when every address is bound');
   });
 
   it('honours the requested address when free, and keeps a bound client on its address', () => {
@@ -45,6 +48,8 @@ describe('DHCP allocation engine', () => {
     const book = new LeaseBook({ first: '10.20.0.100', last: '10.20.0.102' }, leases, clock);
     assert.equal(book.offer('hw:1:a', 'a'), '10.20.0.100', 'a returning client finds its old address');
     assert.equal(book.offer('hw:1:z', 'z'), '10.20.0.101', 'a new client gets the oldest expired');
+    book.commit('hw:1:a', '10.20.0.100', 3600);
+    book.commit('hw:1:z', '10.20.0.101', 3600);
     assert.equal(book.offer('hw:1:y', 'y'), undefined);
   });
 
