@@ -8,7 +8,8 @@ import { ipv4ToInt, parseCidr, type Cidr } from '../net/cidr.js';
 import type { ProvisioningCatalogue } from '../provisioning/catalogue.js';
 import type { ProvisioningLocation } from '../vendors/types.js';
 import { loadBindToDevice } from '../dhcp/device.js';
-import { DhcpServer } from '../dhcp/server.js';
+import { DhcpServer, type KnownDevice } from '../dhcp/server.js';
+import type { Snapshot } from '../provisioning/inventory.js';
 
 function contains(cidr: Cidr, address: string): boolean {
   const n = ipv4ToInt(address);
@@ -26,6 +27,22 @@ export function serverAddressOn(site: SiteSettings, advertised: string): string 
   throw new UserError(
     `no address of this box is on dhcp.subnet ${site.dhcp.subnet} (interface ${site.dhcp.interface}); give ${site.dhcp.interface} an address in it, or set advertise to one`,
   );
+}
+
+const knownMemo = new WeakMap<object, Map<string, KnownDevice>>();
+
+/** The inventory as the DHCP server sees it, built once per inventory snapshot. */
+function knownDevices(snapshot: Snapshot, outpost: Outpost): Map<string, KnownDevice> {
+  let known = knownMemo.get(snapshot.devices);
+  if (!known) {
+    known = new Map();
+    for (const [mac, device] of snapshot.devices) {
+      const found = device.model ? outpost.models.find(device.model) : undefined;
+      known.set(mac, { address: device.address, recognition: found ? { vendor: found.vendor, model: found.model.id, by: 'inventory' } : undefined });
+    }
+    knownMemo.set(snapshot.devices, known);
+  }
+  return known;
 }
 
 export async function startDhcp(opts: { outpost: Outpost; site: SiteSettings; catalogue: ProvisioningCatalogue; where: ProvisioningLocation; port: number; log: Logger }): Promise<DhcpServer> {
@@ -48,6 +65,7 @@ export async function startDhcp(opts: { outpost: Outpost; site: SiteSettings; ca
     port: opts.port,
     clientPort: opts.port + 1,
     bindToDevice: binder,
+    known: async () => knownDevices(await outpost.inventory.current(), outpost),
     onUnknownDevice: (mac, recognised, address) => {
       void catalogue
         .noteDevice(mac, { ip: address, vendor: recognised.vendor.name.split(' ')[0], model: recognised.model }, recognised.vendor, 'dhcp')

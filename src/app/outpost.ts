@@ -92,7 +92,7 @@ export class Outpost {
     for (const line of file.lines) if ((await this.store.lines.upsert(toLineRecord(line))) !== 'unchanged') changed++;
     for (const d of file.devices) {
       const found = this.models.find(d.model)!;
-      const result = await this.store.devices.put({ mac: parseMac(d.mac)!, model: found.model.id, vendor: found.model.vendor, lines: d.lines, origin: 'site', location: d.location });
+      const result = await this.store.devices.put({ mac: parseMac(d.mac)!, model: found.model.id, vendor: found.model.vendor, lines: d.lines, origin: 'site', location: d.location, address: d.address });
       if (result !== 'unchanged') changed++;
     }
     if (changed) this.log.info({ file: this.siteFilePath, changed }, 'site file applied');
@@ -155,8 +155,8 @@ export class Outpost {
   }
 
   /** Adds a device or replaces its model and lines. */
-  async putDevice(input: { mac: string; model: string; lines?: readonly string[]; location?: string | undefined }, origin: DeviceOrigin = 'added'): Promise<{ mac: Mac; result: 'added' | 'updated' | 'unchanged' }> {
-    const parsed = deviceSchema.safeParse({ mac: input.mac, model: input.model, lines: input.lines ?? [], location: input.location });
+  async putDevice(input: { mac: string; model: string; lines?: readonly string[]; location?: string | undefined; address?: string | undefined }, origin: DeviceOrigin = 'added'): Promise<{ mac: Mac; result: 'added' | 'updated' | 'unchanged' }> {
+    const parsed = deviceSchema.safeParse({ mac: input.mac, model: input.model, lines: input.lines ?? [], location: input.location, address: input.address });
     if (!parsed.success) throw new UserError('the device is not valid:', zodProblems(parsed.error).map(formatProblem));
     const mac = parseMac(parsed.data.mac)!;
     const found = this.models.find(parsed.data.model);
@@ -170,7 +170,11 @@ export class Outpost {
     const existing = await this.store.lines.getMany(lines);
     const missing = lines.filter((ext) => !existing.some((l) => l.ext === ext));
     if (missing.length) throw new UserError(`no line ${missing.join(', ')}; add it first with outpost line add`);
-    const result = await this.store.devices.put({ mac, model: found.model.id, vendor: found.model.vendor, lines, origin, location: parsed.data.location });
+    if (parsed.data.address) {
+      const holder = [...(await this.inventory.current()).devices.values()].find((d) => d.address === parsed.data.address && d.mac !== mac);
+      if (holder) throw new UserError(`${parsed.data.address} is already reserved for ${formatMac(holder.mac)}`);
+    }
+    const result = await this.store.devices.put({ mac, model: found.model.id, vendor: found.model.vendor, lines, origin, location: parsed.data.location, address: parsed.data.address });
     if (result !== 'unchanged') {
       await this.store.events.add({
         type: result === 'added' ? 'device.added' : 'device.updated',

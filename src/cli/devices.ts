@@ -46,9 +46,10 @@ export function registerDeviceCommands(program: Command): void {
     .requiredOption('--model <model>', 'model as on the label, e.g. SIP-T22P (outpost device models lists them)')
     .option('--line <ext>', 'a line to put on the next account (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--location <text>', 'where it is, e.g. "reception"')
-    .action(async (opts: { mac: string; model: string; line: string[]; location?: string }, cmd: Command) => {
+    .option('--address <ip>', 'the address DHCP reserves for it ("" to remove the reservation)')
+    .action(async (opts: { mac: string; model: string; line: string[]; location?: string; address?: string }, cmd: Command) => {
       await withOutpost(cmd.optsWithGlobals<GlobalOptions>(), async (outpost) => {
-        const { mac, result } = await outpost.putDevice({ mac: opts.mac, model: opts.model, lines: opts.line, location: opts.location });
+        const { mac, result } = await outpost.putDevice({ mac: opts.mac, model: opts.model, lines: opts.line, location: opts.location, address: opts.address });
         print(`device ${formatMac(mac)} ${result}`);
       });
     });
@@ -91,6 +92,7 @@ export function registerDeviceCommands(program: Command): void {
           ['ip', d.ip ?? ''],
           ['user agent', d.userAgent ?? ''],
           ['location', d.location ?? ''],
+          ['reserved', d.address ?? ''],
           ['first seen', d.firstSeen ?? ''],
           ['last seen', d.lastSeen ?? ''],
           ['provisioned', d.provisionedAt ?? ''],

@@ -74,6 +74,7 @@ export const deviceSchema = z
     model: z.string().min(1, 'must name a model, e.g. SIP-T22P (outpost device models lists them)'),
     lines: z.array(extension).default([]),
     location: text('where the device is, e.g. "reception"').optional(),
+    address: z.string().refine((s) => s === '' || isIP(s) === 4, 'must be an IPv4 address that DHCP reserves for the device, or "" for none').optional(),
   })
   .strict();
 

@@ -34,7 +34,8 @@ export class LeaseBook {
   private readonly byClient = new Map<string, number>();
   private readonly offers = new Map<number, { client: string; until: number }>();
   private readonly offersByClient = new Map<string, number>();
-  private readonly reservedAddresses = new Map<number, string>();
+  private reservedAddresses = new Map<number, string>();
+  private reservations: ReadonlyMap<string, string>;
   /** The lowest address that might never have been used. */
   private cursor: number;
   private readonly offerMs: number;
@@ -46,7 +47,8 @@ export class LeaseBook {
     this.cursor = this.first;
     this.offerMs = pool.offerMs ?? 30_000;
     this.quarantineMs = pool.quarantineMs ?? 600_000;
-    for (const [key, address] of pool.reservations ?? []) this.reservedAddresses.set(ipv4ToInt(address)!, key);
+    this.reservations = new Map();
+    this.setReservations(pool.reservations ?? new Map());
     for (const lease of leases) this.load(lease);
   }
 
@@ -62,8 +64,18 @@ export class LeaseBook {
     return n !== undefined && n >= this.first && n <= this.last;
   }
 
+  /** Replaces the reservations (client key or `mac:<12 hex>` -> address), e.g. when the inventory changes. */
+  setReservations(reservations: ReadonlyMap<string, string>): void {
+    this.reservations = reservations;
+    this.reservedAddresses = new Map();
+    for (const [key, address] of reservations) {
+      const n = ipv4ToInt(address);
+      if (n !== undefined) this.reservedAddresses.set(n, key);
+    }
+  }
+
   private reservationOf(client: string, mac: string | undefined): number | undefined {
-    const byKey = this.pool.reservations?.get(client) ?? (mac ? this.pool.reservations?.get(`mac:${mac}`) : undefined);
+    const byKey = this.reservations.get(client) ?? (mac ? this.reservations.get(`mac:${mac}`) : undefined);
     return byKey ? ipv4ToInt(byKey) : undefined;
   }
 

@@ -18,7 +18,7 @@ export interface ClientFacts {
 export interface Recognition {
   vendor: VendorPlugin;
   model?: string | undefined;
-  by: 'vendor class' | 'user class' | 'MAC prefix';
+  by: 'vendor class' | 'user class' | 'MAC prefix' | 'inventory';
 }
 
 /**

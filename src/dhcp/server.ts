@@ -44,6 +44,11 @@ export interface DhcpCounters {
   exhausted: number;
 }
 
+export interface KnownDevice {
+  recognition?: Recognition | undefined;
+  address?: string | undefined;
+}
+
 export interface DhcpServerOptions {
   site: SiteSettings;
   /** The address this server answers from (option 54) on the served subnet. */
@@ -64,6 +69,11 @@ export interface DhcpServerOptions {
   /** Restricts the socket to one interface (SO_BINDTODEVICE); called once it is bound. */
   bindToDevice?: (socket: Socket, ifname: string) => void;
   now?: () => number;
+  /**
+   * The inventory: a device the technician added is answered under phonesOnly even when it does not say what
+   * it is, is told what its model's vendor is told, and gets its reserved address.
+   */
+  known?: () => Promise<ReadonlyMap<string, KnownDevice>>;
   /** A device seen in DHCP that the inventory does not know. */
   onUnknownDevice?: (mac: Mac, recognised: Recognition, address: string) => void;
 }
@@ -75,6 +85,7 @@ export class DhcpServer {
   private readonly subnet: Cidr;
   private readonly mask: string;
   private readonly now: () => number;
+  private lastInventory: ReadonlyMap<string, KnownDevice> | undefined;
 
   constructor(private readonly options: DhcpServerOptions) {
     const subnet = parseCidr(options.site.dhcp.subnet);
@@ -156,8 +167,16 @@ export class DhcpServer {
     }
     const mac = chaddrMac(msg);
     const vendorClass = msg.options.get(Option.VENDOR_CLASS)?.toString('latin1');
-    const recognised = recognise({ mac, vendorClass, userClasses: userClasses(msg.options.get(Option.USER_CLASS)) }, this.options.vendors);
-    if (this.options.site.dhcp.phonesOnly && !recognised) {
+    const inventory = await this.options.known?.();
+    if (inventory && inventory !== this.lastInventory) {
+      this.lastInventory = inventory;
+      const reservations = new Map<string, string>();
+      for (const [m, d] of inventory) if (d.address) reservations.set(`mac:${m}`, d.address);
+      this.book.setReservations(reservations);
+    }
+    const known = mac ? inventory?.get(mac) : undefined;
+    const recognised = recognise({ mac, vendorClass, userClasses: userClasses(msg.options.get(Option.USER_CLASS)) }, this.options.vendors) ?? known?.recognition;
+    if (this.options.site.dhcp.phonesOnly && !recognised && !known) {
       this.counters.ignored++;
       return;
     }

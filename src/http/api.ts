@@ -64,7 +64,7 @@ export function apiRouter(deps: { outpost: Outpost; catalogue: ProvisioningCatal
   });
   router.post('/devices', async (req, res) => {
     const b = body(req);
-    const { mac, result } = await outpost.putDevice({ mac: String(b.mac ?? ''), model: String(b.model ?? ''), lines: stringList(b.lines), location: optionalString(b.location) });
+    const { mac, result } = await outpost.putDevice({ mac: String(b.mac ?? ''), model: String(b.model ?? ''), lines: stringList(b.lines), location: optionalString(b.location), address: b.address === undefined ? undefined : String(b.address ?? '') });
     const device = (await outpost.store.devices.get(mac))!;
     res.status(result === 'added' ? 201 : 200).json({ result, device: publicDevice(device, catalogue.filesFor(device)) });
   });
@@ -76,6 +76,7 @@ export function apiRouter(deps: { outpost: Outpost; catalogue: ProvisioningCatal
       model: String(b.model ?? current?.model ?? ''),
       lines: b.lines === undefined ? current?.lines : stringList(b.lines),
       location: optionalString(b.location),
+      address: b.address === undefined ? undefined : String(b.address ?? ''),
     });
     const device = (await outpost.store.devices.get(mac))!;
     res.status(result === 'added' ? 201 : 200).json({ result, device: publicDevice(device, catalogue.filesFor(device)) });

@@ -17,6 +17,8 @@ export interface Device {
   state: DeviceState;
   origin: DeviceOrigin;
   location?: string | undefined;
+  /** The address DHCP reserves for it. */
+  address?: string | undefined;
   /** Per-device overrides of site settings, as dotted keys. */
   overrides: Record<string, unknown>;
   /** Extensions in account (or FXS port) order. */
@@ -38,6 +40,7 @@ interface DeviceRow {
   state: string;
   origin: string;
   location: string | null;
+  address: string | null;
   overrides: string;
   first_seen: string | null;
   last_seen: string | null;
@@ -93,6 +96,7 @@ export class DeviceRepository {
       state: row.state as DeviceState,
       origin: row.origin as DeviceOrigin,
       location: row.location ?? undefined,
+      address: row.address ?? undefined,
       overrides: overrides as Record<string, unknown>,
       lines: row.lines ? row.lines.split(',') : [],
       firstSeen: row.first_seen ?? undefined,
@@ -139,28 +143,29 @@ export class DeviceRepository {
    * Adds a device or replaces its model, lines and location (the technician's word). Returns what changed.
    * The caller checks that the model exists and the lines exist and fit.
    */
-  async put(input: { mac: Mac; model: string; vendor: string; lines: readonly string[]; origin: DeviceOrigin; location?: string | undefined }): Promise<'added' | 'updated' | 'unchanged'> {
+  async put(input: { mac: Mac; model: string; vendor: string; lines: readonly string[]; origin: DeviceOrigin; location?: string | undefined; address?: string | undefined }): Promise<'added' | 'updated' | 'unchanged'> {
     return this.db.transaction(async () => {
       const now = nowIso();
       const row = await this.db.get<DeviceRow>(`${SELECT} WHERE d.mac = ?`, [input.mac]);
       const existing = row ? this.decode(row) : undefined;
       const lines = [...input.lines];
-      if (existing && existing.model === input.model && existing.lines.join(',') === lines.join(',') && (input.location === undefined || existing.location === input.location)) {
+      if (existing && existing.model === input.model && existing.lines.join(',') === lines.join(',') && (input.location === undefined || existing.location === input.location) && (input.address === undefined || (existing.address ?? '') === input.address)) {
         return 'unchanged';
       }
       if (!row) {
         await this.db.run(
-          'INSERT INTO devices (mac, vendor, model, state, origin, location, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?)',
-          [input.mac, input.vendor, input.model, 'assigned', input.origin, input.location ?? null, now, now],
+          'INSERT INTO devices (mac, vendor, model, state, origin, location, address, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)',
+          [input.mac, input.vendor, input.model, 'assigned', input.origin, input.location ?? null, input.address || null, now, now],
         );
       } else {
         // A device that was only discovered becomes the technician's; a provisioned one must fetch its new file.
         await this.db.run(
           `UPDATE devices SET vendor = ?, model = ?, location = coalesce(?, location), updated_at = ?,
+             address = CASE WHEN ? IS NULL THEN address WHEN ? = '' THEN NULL ELSE ? END,
              origin = CASE WHEN origin = 'discovered' THEN ? ELSE origin END,
              state = CASE WHEN state = 'registered' THEN state ELSE 'assigned' END
            WHERE mac = ?`,
-          [input.vendor, input.model, input.location ?? null, now, input.origin, input.mac],
+          [input.vendor, input.model, input.location ?? null, now, input.address ?? null, input.address ?? null, input.address ?? null, input.origin, input.mac],
         );
         await this.db.run('DELETE FROM device_lines WHERE mac = ?', [input.mac]);
       }

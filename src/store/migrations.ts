@@ -80,4 +80,9 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX leases_client ON leases(client);
     `,
   },
+  {
+    version: 3,
+    name: 'reserved DHCP address per device',
+    sql: `ALTER TABLE devices ADD COLUMN address TEXT;`,
+  },
 ];
