@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { UserError } from '../app/errors.js';
 import { formatMac } from '../net/mac.js';
 import { publicDevice } from '../http/api.js';
-import { print, withOutpost, type GlobalOptions } from './context.js';
+import { portOption, print, withOutpost, type GlobalOptions } from './context.js';
 import { json, table } from './output.js';
 
 /** Rendering outside `serve` uses the same address logic, so `config render` shows what a phone would get. */
@@ -28,13 +28,7 @@ interface ServerFlags {
   sipPort?: number;
 }
 
-function portFlag(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!/^\d+$/.test(v) || n < 1 || n > 65535) throw new UserError(`--${name} must be a port number 1-65535, not "${v}"`);
-    return n;
-  };
-}
+const portFlag = (name: string) => portOption(name, 1);
 
 export function registerDeviceCommands(program: Command): void {
   const device = program.command('device').description('devices: phones and gateways');

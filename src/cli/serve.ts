@@ -3,15 +3,7 @@ import { Command, Option } from 'commander';
 import { UserError } from '../app/errors.js';
 import { createLogger } from '../app/log.js';
 import { serve } from '../app/serve.js';
-import type { GlobalOptions } from './context.js';
-
-function port(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!/^\d+$/.test(v) || n < 0 || n > 65535) throw new UserError(`--${name} must be a port number 0-65535, not "${v}"`);
-    return n;
-  };
-}
+import { portOption as port, type GlobalOptions } from './context.js';
 
 export function registerServeCommand(program: Command): void {
   program
