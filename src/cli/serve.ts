@@ -1,6 +1,5 @@
 /** `outpost serve`. */
 import { Command, Option } from 'commander';
-import { UserError } from '../app/errors.js';
 import { createLogger } from '../app/log.js';
 import { serve } from '../app/serve.js';
 import { portOption as port, type GlobalOptions } from './context.js';

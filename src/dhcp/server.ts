@@ -191,7 +191,7 @@ export class DhcpServer {
       case MessageType.RELEASE:
         return this.release(msg, client);
       case MessageType.INFORM:
-        return this.inform(msg, recognised);
+        return this.inform(msg, mac, recognised);
       default:
         this.counters.ignored++;
     }
@@ -268,8 +268,10 @@ export class DhcpServer {
     await this.options.store.leases.save(lease);
   }
 
-  private inform(msg: DhcpMessage, recognised: Recognition | undefined): void {
+  private inform(msg: DhcpMessage, mac: string | undefined, recognised: Recognition | undefined): void {
     this.counters.informs++;
+    // A phone with a static address is a DHCP contact too: it goes into the inventory at that address.
+    if (msg.ciaddr !== '0.0.0.0') this.noteDevice(mac, recognised, msg.ciaddr);
     this.reply(msg, MessageType.ACK, '0.0.0.0', recognised, undefined, true);
   }
 
@@ -343,8 +345,14 @@ export class DhcpServer {
 }
 
 /**
+ * Servers that check an address before offering it answer late: busybox udhcpd ARP-pings it for 2 s, dnsmasq
+ * pings it for up to 3 s, ISC dhcpd for 1 s. A shorter listening window misses exactly those.
+ */
+export const MIN_PROBE_WAIT_MS = 5000;
+
+/**
  * Asks the segment once whether another DHCP server answers: a DISCOVER with a random MAC from port 68, and
- * every OFFER not from `ourId` within `waitMs` is reported.
+ * every OFFER not from `ourId` within `waitMs` (at least MIN_PROBE_WAIT_MS) is reported.
  */
 export async function probeOtherServers(opts: { ourId: string; waitMs?: number; serverPort?: number; clientPort?: number; bindToDevice?: (s: Socket) => void }): Promise<string[]> {
   const socket = createSocket({ type: 'udp4', reuseAddr: true });
@@ -370,7 +378,7 @@ export async function probeOtherServers(opts: { ourId: string; waitMs?: number; 
       options: new Map([[Option.MESSAGE_TYPE, Buffer.from([MessageType.DISCOVER])], [Option.PARAMETER_LIST, Buffer.from([1, 3, 6])]]),
     };
     socket.send(encode(discover).packet, opts.serverPort ?? SERVER_PORT, '255.255.255.255');
-    await new Promise((r) => setTimeout(r, opts.waitMs ?? 2000));
+    await new Promise((r) => setTimeout(r, Math.max(opts.waitMs ?? MIN_PROBE_WAIT_MS, MIN_PROBE_WAIT_MS)));
   } finally {
     socket.close();
   }
