@@ -150,12 +150,12 @@ export async function serve(options: ServeOptions): Promise<RunningOutpost> {
       services.dhcp = { state: 'up', address: `${site.dhcp.interface}:${options.dhcpPort}` };
       options.out(`ready dhcp on ${site.dhcp.interface} port ${options.dhcpPort}, ${site.dhcp.subnet} range ${site.dhcp.range.join('-')}`);
       const server = dhcp;
-      void probeOtherServers({ ourId: server.serverId, waitMs: 2000, serverPort: options.dhcpPort, clientPort: options.dhcpPort + 1, bindToDevice: server.bindSocket }).then(
+      void probeOtherServers({ ourId: server.serverId, serverPort: options.dhcpPort, clientPort: options.dhcpPort + 1, bindToDevice: server.bindSocket }).then(
         async (others) => {
           if (!others.length) return;
           const message = `ANOTHER DHCP SERVER answers on ${site.dhcp.interface}: ${others.join(', ')}. Phones may get their address from it and never find Outpost; switch one of them off, or keep the router's and use outpost dhcp snippet.`;
           options.out(`warning: ${message}`);
-          await outpost.store.events.add({ type: 'dhcp.rogue', level: 'error', message, data: { servers: others } });
+          await outpost.store.events.add({ type: 'dhcp.rogue', level: 'error', message, data: { servers: others } }).catch(() => undefined);
         },
         (err: Error) => log.warn({ err: err.message }, 'could not probe for other DHCP servers'),
       );

@@ -102,6 +102,12 @@ export function apiRouter(deps: { outpost: Outpost; catalogue: ProvisioningCatal
     res.json(maskSite(await outpost.site()));
   });
 
+  router.get('/leases', async (_req, res) => {
+    const now = Date.now();
+    const leases = (await outpost.store.leases.list()).filter((l) => l.state === 'bound' && l.expiresAt > now);
+    res.json(leases.map((l) => ({ ...l, expiresAt: new Date(l.expiresAt).toISOString(), updatedAt: new Date(l.updatedAt).toISOString() })));
+  });
+
   router.get('/events', async (req, res) => {
     const q = req.query;
     res.json(

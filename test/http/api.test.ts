@@ -139,7 +139,7 @@ describe('http /api/v1 (real server, debug log to a file)', function () {
       ['not Basic', `Bearer ${ADMIN_PASSWORD}`],
     ];
     for (const [what, auth] of cases) {
-      for (const path of ['/lines', '/devices', '/site', '/status', '/events']) {
+      for (const path of ['/lines', '/devices', '/site', '/status', '/events', '/leases']) {
         const answer = await api('GET', path, undefined, { auth });
         assert.equal(answer.status, 401, `${what} ${path}`);
         assert.match(answer.headers.get('www-authenticate') ?? '', /^Basic realm=/, what);
@@ -366,6 +366,18 @@ describe('http /api/v1 (real server, debug log to a file)', function () {
 
     assertError(await api('POST', '/devices/import', { csv }), /text\/csv/);
     assertError(await api('POST', '/devices/import', 'foo,bar\n1,2\n', { contentType: 'text/csv' }), /header/);
+  });
+
+  it('GET /leases lists the live DHCP leases (not the expired or released ones)', async function () {
+    const now = Date.now();
+    await running.outpost.store.leases.save({ address: '10.20.0.150', client: 'hw:1:001565aabb50', mac: '001565aabb50', state: 'bound', expiresAt: now + 3_600_000, updatedAt: now });
+    await running.outpost.store.leases.save({ address: '10.20.0.151', client: 'hw:1:001565aabb51', mac: '001565aabb51', state: 'bound', expiresAt: now - 1000, updatedAt: now });
+    await running.outpost.store.leases.save({ address: '10.20.0.152', client: 'hw:1:001565aabb52', mac: '001565aabb52', state: 'released', expiresAt: now, updatedAt: now });
+    const leases = await api('GET', '/leases');
+    assert.equal(leases.status, 200);
+    assert.deepEqual(leases.json.map((l: { address: string }) => l.address), ['10.20.0.150']);
+    assert.equal(leases.json[0].mac, '001565aabb50');
+    assert.ok(!Number.isNaN(Date.parse(leases.json[0].expiresAt)));
   });
 
   it('the MAC file a phone gets holds its password, and fetching it marks the device provisioned', async function () {
