@@ -120,12 +120,16 @@ export class LeaseBook {
     return intToIpv4(chosen);
   }
 
+  /**
+   * The next address nobody has had. The cursor moves past every address it hands out or finds bound, reserved
+   * or offered, so each DISCOVER costs O(1) while the range lasts; an offer that lapses without a REQUEST leaves
+   * its address behind the cursor, where `oldestFree` finds it once the range is used up.
+   */
   private neverUsed(client: string, mac: string | undefined): number | undefined {
     while (this.cursor <= this.last) {
-      const n = this.cursor;
-      if (!this.byAddress.has(n) && this.availableTo(n, client, mac)) return n;
-      if (this.byAddress.has(n) || this.reservedAddresses.has(n)) this.cursor++;
-      else return undefined; // held by another client's offer: let the scan below decide
+      const n = this.cursor++;
+      if (this.byAddress.has(n) || this.reservedAddresses.has(n)) continue;
+      if (this.availableTo(n, client, mac)) return n;
     }
     return undefined;
   }

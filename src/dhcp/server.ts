@@ -29,6 +29,8 @@ import { LeaseBook } from './leases.js';
 import { recognise, replyOptions, userClasses, type Recognition } from './policy.js';
 
 export const SERVER_PORT = 67;
+const RECEIVE_BUFFER = 4 * 1024 * 1024;
+const SEND_BUFFER = 1024 * 1024;
 export const CLIENT_PORT = 68;
 
 export interface DhcpCounters {
@@ -127,6 +129,14 @@ export class DhcpServer {
     });
     socket.on('error', (err) => this.options.log.error({ err: err.message }, 'DHCP socket error'));
     socket.setBroadcast(true);
+    // A boot storm arrives faster than a commit (fsync) takes: let the kernel hold the burst rather than drop it.
+    // Capped by net.core.rmem_max/wmem_max.
+    try {
+      socket.setRecvBufferSize(RECEIVE_BUFFER);
+      socket.setSendBufferSize(SEND_BUFFER);
+    } catch (err) {
+      this.options.log.warn({ err: (err as Error).message }, 'cannot enlarge the DHCP socket buffers');
+    }
     if (site.dhcp.interface && this.options.bindToDevice) this.options.bindToDevice(socket, site.dhcp.interface);
     const { address, port } = socket.address();
     this.options.log.info({ address, port, interface: site.dhcp.interface, leases: inSubnet.length }, 'DHCP server listening');
