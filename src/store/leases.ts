@@ -34,6 +34,9 @@ interface LeaseRow {
   vendor_class: string | null;
 }
 
+/** 8 values a row, well under sqlite's 32,766 variables a statement. */
+const ROWS_PER_STATEMENT = 500;
+
 export class LeaseRepository {
   private batch: Array<{ lease: Lease; done: (err?: Error) => void }> = [];
   private flushing = false;
@@ -81,13 +84,17 @@ export class LeaseRepository {
         const batch = this.batch;
         this.batch = [];
         try {
+          // One multi-row statement per chunk: each statement is a round trip to sqlite's thread.
+          const latest = new Map(batch.map(({ lease }) => [lease.address, lease]));
+          const rows = [...latest.values()];
           await this.db.transaction(async () => {
-            for (const { lease: l } of batch) {
+            for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
+              const chunk = rows.slice(i, i + ROWS_PER_STATEMENT);
               await this.db.run(
-                `INSERT INTO leases (address, client, mac, state, expires_at, updated_at, hostname, vendor_class) VALUES (?,?,?,?,?,?,?,?)
+                `INSERT INTO leases (address, client, mac, state, expires_at, updated_at, hostname, vendor_class) VALUES ${chunk.map(() => '(?,?,?,?,?,?,?,?)').join(',')}
                  ON CONFLICT(address) DO UPDATE SET client = excluded.client, mac = excluded.mac, state = excluded.state,
                    expires_at = excluded.expires_at, updated_at = excluded.updated_at, hostname = excluded.hostname, vendor_class = excluded.vendor_class`,
-                [l.address, l.client, l.mac ?? null, l.state, l.expiresAt, l.updatedAt, l.hostname ?? null, l.vendorClass ?? null],
+                chunk.flatMap((l) => [l.address, l.client, l.mac ?? null, l.state, l.expiresAt, l.updatedAt, l.hostname ?? null, l.vendorClass ?? null]),
               );
             }
           }, { quiet: true });
