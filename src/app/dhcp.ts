@@ -7,7 +7,7 @@ import type { SiteSettings } from '../config/schema.js';
 import { ipv4ToInt, parseCidr, type Cidr } from '../net/cidr.js';
 import type { ProvisioningCatalogue } from '../provisioning/catalogue.js';
 import type { ProvisioningLocation } from '../vendors/types.js';
-import { loadBindToDevice } from '../dhcp/device.js';
+import { loadBindToDevice, type BindToDevice } from '../dhcp/device.js';
 import { DhcpServer, type KnownDevice } from '../dhcp/server.js';
 import type { Snapshot } from '../provisioning/inventory.js';
 
@@ -45,7 +45,8 @@ function knownDevices(snapshot: Snapshot, outpost: Outpost): Map<string, KnownDe
   return known;
 }
 
-export async function startDhcp(opts: { outpost: Outpost; site: SiteSettings; catalogue: ProvisioningCatalogue; where: ProvisioningLocation; port: number; log: Logger }): Promise<DhcpServer> {
+/** Starts the DHCP server of the voice segment and, when `dhcp.untagged` names an interface, the hand-off one. */
+export async function startDhcp(opts: { outpost: Outpost; site: SiteSettings; catalogue: ProvisioningCatalogue; where: ProvisioningLocation; port: number; log: Logger }): Promise<DhcpServer[]> {
   const { site, outpost, catalogue, log } = opts;
   const missing = (['interface', 'subnet', 'router'] as const).filter((k) => !site.dhcp[k]);
   if (missing.length || site.dhcp.range.length !== 2) {
@@ -71,6 +72,40 @@ export async function startDhcp(opts: { outpost: Outpost; site: SiteSettings; ca
         .noteDevice(mac, { ip: address, vendor: recognised.vendor.name.split(' ')[0], model: recognised.model }, recognised.vendor, 'dhcp')
         .catch((err: Error) => log.error({ err: err.message }, 'cannot record a device seen in DHCP'));
     },
+  });
+  await server.start();
+  const untagged = site.dhcp.untagged;
+  if (!untagged.interface) return [server];
+  try {
+    return [server, await startUntagged(site, opts, binder)];
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
+}
+
+/**
+ * The VLAN hand-off: on the untagged segment a phone gets a short lease and option 132 and nothing else, then
+ * tags its traffic and asks again inside the voice VLAN, where the main server provisions it.
+ */
+async function startUntagged(site: SiteSettings, opts: { outpost: Outpost; where: ProvisioningLocation; port: number; log: Logger }, binder: BindToDevice): Promise<DhcpServer> {
+  const u = site.dhcp.untagged;
+  if (!site.network.voiceVlan) throw new UserError('dhcp.untagged hands phones over to the voice VLAN: set network.voiceVlan too');
+  if (!u.subnet || u.range.length !== 2) throw new UserError('dhcp.untagged needs subnet and range as well as interface');
+  if (!networkInterfaces()[u.interface]) throw new UserError(`dhcp.untagged.interface ${u.interface} does not exist on this box (ip link shows the interfaces)`);
+  const handoff: SiteSettings = { ...site, dhcp: { ...site.dhcp, interface: u.interface, subnet: u.subnet, range: u.range, router: '', dns: [], leaseTime: u.leaseTime, phonesOnly: true } };
+  const serverId = serverAddressOn(handoff, opts.where.host);
+  const server = new DhcpServer({
+    site: handoff,
+    serverId,
+    where: opts.where,
+    vendors: opts.outpost.vendors,
+    store: opts.outpost.store,
+    log: opts.log,
+    port: opts.port,
+    clientPort: opts.port + 1,
+    bindToDevice: binder,
+    onlyOptions: [1, 132],
   });
   await server.start();
   return server;

@@ -135,10 +135,10 @@ export async function serve(options: ServeOptions): Promise<RunningOutpost> {
         throw portError('TFTP', '--tftp-port', options.tftpPort, options.bind, err);
       }
     } else services.tftp = { state: 'off', reason: 'disabled' };
-    let dhcp: DhcpServer | undefined;
+    let dhcpServers: DhcpServer[] = [];
     if (options.dhcp ?? site.dhcp.enabled) {
       try {
-        dhcp = await startDhcp({ outpost, site, catalogue, where: { host, httpPort, tftpPort: address.tftpPort, httpUrl: `http://${host}:${httpPort}/prov/` }, port: options.dhcpPort, log });
+        dhcpServers = await startDhcp({ outpost, site, catalogue, where: { host, httpPort, tftpPort: address.tftpPort, httpUrl: `http://${host}:${httpPort}/prov/` }, port: options.dhcpPort, log });
       } catch (err) {
         await tftp?.stop();
         http.closeAllConnections();
@@ -146,10 +146,12 @@ export async function serve(options: ServeOptions): Promise<RunningOutpost> {
         if (err instanceof UserError) throw err;
         throw portError('DHCP', '--dhcp-port', options.dhcpPort, '0.0.0.0', err);
       }
-      catalogue.useLeases(dhcp.lookup());
+      const server = dhcpServers[0]!;
+      catalogue.useLeases(server.lookup());
       services.dhcp = { state: 'up', address: `${site.dhcp.interface}:${options.dhcpPort}` };
       options.out(`ready dhcp on ${site.dhcp.interface} port ${options.dhcpPort}, ${site.dhcp.subnet} range ${site.dhcp.range.join('-')}`);
-      const server = dhcp;
+      const u = site.dhcp.untagged;
+      if (dhcpServers[1]) options.out(`ready dhcp hand-off on ${u.interface} port ${options.dhcpPort}, ${u.subnet} range ${u.range.join('-')}: phones are told VLAN ${site.network.voiceVlan}`);
       void probeOtherServers({ ourId: server.serverId, serverPort: options.dhcpPort, clientPort: options.dhcpPort + 1, bindToDevice: server.bindSocket }).then(
         async (others) => {
           if (!others.length) return;
@@ -169,7 +171,7 @@ export async function serve(options: ServeOptions): Promise<RunningOutpost> {
     let stopping: Promise<void> | undefined;
     const stop = () =>
       (stopping ??= (async () => {
-        await dhcp?.stop();
+        for (const d of dhcpServers) await d.stop();
         await tftp?.stop();
         http.closeIdleConnections();
         const closed = new Promise<void>((resolve) => http.close(() => resolve()));

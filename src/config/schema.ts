@@ -159,6 +159,15 @@ export const siteFileSchema = z
         dns: z.array(ipv4),
         leaseTime: int(60, 31536000, 'seconds'),
         phonesOnly: z.boolean(),
+        untagged: z
+          .object({
+            interface: text('the untagged (data) segment\'s interface, e.g. eth1', 15),
+            subnet: cidr,
+            range: z.tuple([ipv4, ipv4], { errorMap: () => ({ message: 'must be [first, last] IPv4 addresses' }) }),
+            leaseTime: int(60, 86400, 'seconds; short: phones only pass through'),
+          })
+          .partial()
+          .strict(),
       })
       .partial()
       .strict()
@@ -195,6 +204,8 @@ export const DEFAULT_SETTINGS = {
     dns: [] as string[],
     leaseTime: 86400,
     phonesOnly: true,
+    /** The untagged segment where phones arrive before they know the voice VLAN (VLAN hand-off); off when no interface. */
+    untagged: { interface: '', subnet: '', range: [] as string[], leaseTime: 300 },
   },
   admin: { password: '' },
 };

@@ -380,5 +380,20 @@ function dhcpProblems(file: SiteFile): Problem[] {
     }
     if (d.router && !inside(d.router)) problems.push({ path: 'dhcp.router', message: `${d.router} is outside dhcp.subnet ${d.subnet}` });
   }
+  const u = d.untagged;
+  if (u && u.interface) {
+    if (!u.subnet) problems.push({ path: 'dhcp.untagged.subnet', message: 'is required when dhcp.untagged.interface is set' });
+    if (!u.range) problems.push({ path: 'dhcp.untagged.range', message: 'is required when dhcp.untagged.interface is set' });
+    if (!(file.network.voiceVlan ?? 0)) problems.push({ path: 'dhcp.untagged', message: 'hands phones over to the voice VLAN: set network.voiceVlan too' });
+    if (u.interface === d.interface) problems.push({ path: 'dhcp.untagged.interface', message: `is dhcp.interface too; the untagged segment is another interface` });
+    const us = u.subnet ? parseCidr(u.subnet) : undefined;
+    if (us && typeof us !== 'string' && u.range) {
+      u.range.forEach((a, k) => {
+        const v = ipv4ToInt(a)!;
+        const mask = us.prefix === 0 ? 0 : (0xffffffff << (32 - us.prefix)) >>> 0;
+        if (((v & mask) >>> 0) !== us.base) problems.push({ path: `dhcp.untagged.range[${k}]`, message: `${a} is outside dhcp.untagged.subnet ${u.subnet}` });
+      });
+    }
+  }
   return problems;
 }

@@ -64,6 +64,11 @@ export interface DhcpServerOptions {
   clientPort?: number;
   /** Address to bind; 0.0.0.0 to receive broadcasts. */
   bindAddress?: string;
+  /**
+   * Only these options (besides the message type, server id and lease terms) are sent: the untagged segment of a
+   * VLAN hand-off tells phones the voice VLAN and nothing else, so they provision inside the VLAN.
+   */
+  onlyOptions?: readonly number[];
   /** Where replies for a relay go (its server port, 67); tests point it elsewhere. */
   relayPort?: number;
   /** Sends a reply; by default through the server's socket. Tests capture replies here. */
@@ -115,7 +120,9 @@ export class DhcpServer {
     const stored = await store.leases.list();
     const inSubnet = stored.filter((l) => this.inSubnet(l.address));
     this.book = new LeaseBook({ first: site.dhcp.range[0]!, last: site.dhcp.range[1]!, reservations: new Map() }, inSubnet, this.now);
-    const socket = createSocket({ type: 'udp4', reuseAddr: false });
+    // Port 67 is shared only between sockets each bound to its own interface (the voice segment and the untagged
+    // one); without an interface binder a second server must fail to bind rather than answer alongside.
+    const socket = createSocket({ type: 'udp4', reuseAddr: Boolean(site.dhcp.interface && this.options.bindToDevice) });
     this.socket = socket;
     socket.on('message', (msg, rinfo) => {
       this.handle(msg, rinfo).catch((err: Error) => this.options.log.error({ err: err.message }, 'DHCP request failed'));
@@ -303,6 +310,11 @@ export class DhcpServer {
           ])
         : replyOptions(ctx, recognised, msg.options.get(Option.PARAMETER_LIST), inform ? MessageType.ACK : type);
     if (inform) for (const code of [Option.LEASE_TIME, Option.RENEWAL_TIME, Option.REBINDING_TIME]) options.delete(code);
+    const only = this.options.onlyOptions;
+    if (only) {
+      const keep = new Set<number>([Option.MESSAGE_TYPE, Option.SERVER_ID, Option.MESSAGE, Option.LEASE_TIME, Option.RENEWAL_TIME, Option.REBINDING_TIME, ...only]);
+      for (const code of [...options.keys()]) if (!keep.has(code)) options.delete(code);
+    }
     const relayInfo = msg.options.get(Option.RELAY_AGENT);
     if (relayInfo) options.set(Option.RELAY_AGENT, relayInfo); // RFC 3046: echoed, last
     const reply: DhcpMessage = {

@@ -123,6 +123,16 @@ describe('site file validation', () => {
     ]);
   });
 
+  it('checks the VLAN hand-off segment', () => {
+    const base = { enabled: true, interface: 'eth1.20', subnet: '10.20.0.0/24', range: ['10.20.0.100', '10.20.0.199'], router: '10.20.0.1' };
+    assert.deepEqual(problems({ network: { voiceVlan: 20 }, dhcp: { ...base, untagged: { interface: 'eth1', subnet: '10.19.0.0/24', range: ['10.19.0.100', '10.19.0.199'] } } }), []);
+    assert.deepEqual(problems({ dhcp: { ...base, untagged: { interface: 'eth1.20', subnet: '10.19.0.0/24', range: ['10.19.0.100', '10.18.0.199'] } } }), [
+      'dhcp.untagged: hands phones over to the voice VLAN: set network.voiceVlan too',
+      'dhcp.untagged.interface: is dhcp.interface too; the untagged segment is another interface',
+      'dhcp.untagged.range[1]: 10.18.0.199 is outside dhcp.untagged.subnet 10.19.0.0/24',
+    ]);
+  });
+
   it('says where JSON is broken', () => {
     const r = parseSiteText('{\n  "network": { "voiceVlan": 20, }\n}');
     assert.equal(r.ok, false);

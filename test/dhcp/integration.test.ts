@@ -568,6 +568,55 @@ describe('DHCP integration in network namespaces', function () {
     });
   });
 
+  describe('VLAN hand-off: the untagged segment tells phones the voice VLAN, the voice segment provisions them', () => {
+    // This kernel has no 802.1Q (`ip link add ... type vlan` is refused), so the two segments are two veth pairs:
+    // what is tested is Outpost's part (which server says what on which segment), not the tagging itself.
+    let lab: NetLab;
+    let outpost: OutpostProcess;
+
+    before(async () => {
+      lab = new NetLab();
+    });
+    after(async () => {
+      if (outpost?.running) await outpost.stop();
+      await lab?.cleanup();
+    });
+
+    it('(12) a phone on the untagged segment gets a short lease and VLAN 20 only; asking again in the voice segment it gets its provisioning URL', async () => {
+      const S = await lab.namespace('server');
+      const C = await lab.namespace('client');
+      const untagged = await lab.veth(S, C, '10.19.0.2/24');
+      const voice = await lab.veth(S, C, `${SERVER}/24`);
+      await lab.setMac(C, untagged.clientIf, '00:15:65:aa:bb:77');
+      await lab.setMac(C, voice.clientIf, '00:15:65:aa:bb:77');
+      const site = JSON.parse(siteJson({ interface: voice.serverIf })) as { dhcp: Record<string, unknown> };
+      site.dhcp.untagged = { interface: untagged.serverIf, subnet: '10.19.0.0/24', range: ['10.19.0.100', '10.19.0.199'], leaseTime: 300 };
+      outpost = new OutpostProcess(lab, S, join(lab.dir, 'data'), lab.file('site.json', JSON.stringify(site)));
+      await outpost.start();
+      assert.ok(
+        await waitFor(() => (outpost.lines.some((l) => l.startsWith(`ready dhcp hand-off on ${untagged.serverIf} port 67, 10.19.0.0/24`)) ? true : undefined), 10_000),
+        outpost.lines.join('\n'),
+      );
+
+      const first = await udhcpc(lab, C, untagged.clientIf, { vendorClass: 'yealink', request: [1, 3, 6, 66, 132] });
+      assert.equal(first.bound?.ip?.startsWith('10.19.0.'), true, JSON.stringify(first.bound));
+      assert.equal(first.bound?.lease, '300');
+      assert.equal(first.bound?.vlanid, '0 20', 'option 132: the voice VLAN, 20');
+      assert.equal(first.bound?.tftp, undefined, 'no provisioning URL before the phone is in the voice VLAN');
+      assert.equal(first.bound?.router, undefined);
+
+      const second = await udhcpc(lab, C, voice.clientIf, { vendorClass: 'yealink', request: [1, 3, 6, 66, 132] });
+      assert.equal(second.bound?.ip?.startsWith('10.20.0.'), true, JSON.stringify(second.bound));
+      assert.equal(second.bound?.lease, '3600');
+      assert.equal(second.bound?.router, '10.20.0.1');
+      assert.ok(second.bound?.tftp, 'option 66 in the voice segment');
+
+      await lab.setMac(C, untagged.clientIf, '02:aa:bb:cc:dd:77');
+      const pc = await udhcpc(lab, C, untagged.clientIf, { vendorClass: 'MSFT 5.0', tries: 2 });
+      assert.equal(pc.bound, undefined, 'the hand-off segment answers phones only');
+    });
+  });
+
   describe('the probe for another DHCP server on the segment', () => {
     let lab: NetLab;
     let outpost: OutpostProcess;
