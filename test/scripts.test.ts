@@ -20,9 +20,9 @@ describe('the systemd unit', () => {
     assert.match(u.get('ExecStart')?.[0] ?? '', /bin\/outpost serve\b/);
     assert.equal(u.get('NoNewPrivileges')?.[0], 'yes');
   });
-  it('grants only the capabilities for ports 67, 69 and 5060', () => {
-    assert.deepEqual(u.get('AmbientCapabilities')?.[0]?.split(/\s+/).sort(), ['CAP_NET_BIND_SERVICE', 'CAP_NET_RAW']);
-    assert.deepEqual(u.get('CapabilityBoundingSet')?.[0]?.split(/\s+/).sort(), ['CAP_NET_BIND_SERVICE', 'CAP_NET_RAW']);
+  it('grants only the capabilities for ports 67, 69 and 5060, the DHCP interface binding and its ARP entries', () => {
+    assert.deepEqual(u.get('AmbientCapabilities')?.[0]?.split(/\s+/).sort(), ['CAP_NET_ADMIN', 'CAP_NET_BIND_SERVICE', 'CAP_NET_RAW']);
+    assert.deepEqual(u.get('CapabilityBoundingSet')?.[0]?.split(/\s+/).sort(), ['CAP_NET_ADMIN', 'CAP_NET_BIND_SERVICE', 'CAP_NET_RAW']);
   });
   it('restarts on failure and logs to the journal', () => {
     assert.equal(u.get('Restart')?.[0], 'on-failure');

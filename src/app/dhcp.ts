@@ -7,7 +7,12 @@ import type { SiteSettings } from '../config/schema.js';
 import { ipv4ToInt, parseCidr, type Cidr } from '../net/cidr.js';
 import type { ProvisioningCatalogue } from '../provisioning/catalogue.js';
 import type { ProvisioningLocation } from '../vendors/types.js';
-import { loadBindToDevice, type BindToDevice } from '../dhcp/device.js';
+import { loadBindToDevice, loadSetArp, type BindToDevice } from '../dhcp/device.js';
+
+function arpOn(ifname: string): ((ip: string, mac: Buffer) => void) | undefined {
+  const setArp = loadSetArp();
+  return setArp ? (ip, mac) => setArp(ifname, ip, mac) : undefined;
+}
 import { DhcpServer, type KnownDevice } from '../dhcp/server.js';
 import type { Snapshot } from '../provisioning/inventory.js';
 
@@ -66,6 +71,7 @@ export async function startDhcp(opts: { outpost: Outpost; site: SiteSettings; ca
     port: opts.port,
     clientPort: opts.port + 1,
     bindToDevice: binder,
+    setArp: arpOn(site.dhcp.interface),
     known: async () => knownDevices(await outpost.inventory.current(), outpost),
     onUnknownDevice: (mac, recognised, address) => {
       void catalogue
@@ -105,6 +111,7 @@ async function startUntagged(site: SiteSettings, opts: { outpost: Outpost; where
     port: opts.port,
     clientPort: opts.port + 1,
     bindToDevice: binder,
+    setArp: arpOn(u.interface),
     onlyOptions: [1, 132],
   });
   await server.start();

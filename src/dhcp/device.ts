@@ -17,14 +17,35 @@ function fdOf(socket: Socket): number {
 }
 
 export type BindToDevice = (socket: Socket, ifname: string) => void;
+/** Adds a complete ARP entry `ip -> mac` on `ifname` (SIOCSARP), so a reply can be unicast before the client answers ARP. */
+export type SetArp = (ifname: string, ip: string, mac: Buffer) => void;
+
+interface Addon {
+  bindToDevice(fd: number, ifname: string): void;
+  setArp(ifname: string, ip: string, mac: Buffer): void;
+}
+
+function addon(): Addon {
+  return require('../../build/Release/bindtodevice.node') as Addon;
+}
+
+/** The ARP writer, or undefined when the addon is not built. */
+export function loadSetArp(): SetArp | undefined {
+  try {
+    const a = addon();
+    return (ifname, ip, mac) => a.setArp(ifname, ip, mac);
+  } catch {
+    return undefined;
+  }
+}
 
 /** The binder, or the reason it is not available (the addon was not built). */
 export function loadBindToDevice(): BindToDevice | { unavailable: string } {
   try {
-    const addon = require('../../build/Release/bindtodevice.node') as { bindToDevice(fd: number, ifname: string): void };
+    const native = addon();
     return (socket, ifname) => {
       try {
-        addon.bindToDevice(fdOf(socket), ifname);
+        native.bindToDevice(fdOf(socket), ifname);
       } catch (err) {
         throw new Error(`cannot bind the DHCP socket to interface ${ifname}: ${(err as Error).message}`);
       }

@@ -69,6 +69,11 @@ export interface DhcpServerOptions {
    * VLAN hand-off tells phones the voice VLAN and nothing else, so they provision inside the VLAN.
    */
   onlyOptions?: readonly number[];
+  /**
+   * Writes the ARP entry that lets a reply be unicast to a client without an address (RFC 2131 4.1); without
+   * it (or when it fails: it needs CAP_NET_ADMIN) such replies are broadcast, which every client accepts.
+   */
+  setArp?: (ip: string, mac: Buffer) => void;
   /** Where replies for a relay go (its server port, 67); tests point it elsewhere. */
   relayPort?: number;
   /** Sends a reply; by default through the server's socket. Tests capture replies here. */
@@ -93,6 +98,7 @@ export class DhcpServer {
   private readonly mask: string;
   private readonly now: () => number;
   private lastInventory: ReadonlyMap<string, KnownDevice> | undefined;
+  private arpFailed = false;
 
   constructor(private readonly options: DhcpServerOptions) {
     const subnet = parseCidr(options.site.dhcp.subnet);
@@ -338,19 +344,28 @@ export class DhcpServer {
     const maxSize = maxOption && maxOption.length === 2 ? maxOption.readUInt16BE(0) - 28 : undefined;
     const { packet, dropped } = encode(reply, { maxSize });
     if (dropped.length) this.options.log.warn({ mac: chaddrMac(msg), dropped }, 'DHCP reply too large for the client: options left out');
-    const [host, port] = this.destination(msg, type, inform);
+    const [host, port] = this.destination(msg, type, inform, yiaddr);
     if (this.options.transmit) this.options.transmit(packet, port, host);
     else socket.send(packet, port, host);
   }
 
   /** RFC 2131 §4.1: a relay gets it on the server port; a client with an address by unicast; else broadcast. */
-  private destination(msg: DhcpMessage, type: number, inform: boolean): [string, number] {
+  private destination(msg: DhcpMessage, type: number, inform: boolean, yiaddrOf: string): [string, number] {
     const clientPort = this.options.clientPort ?? CLIENT_PORT;
     if (msg.giaddr !== '0.0.0.0') return [msg.giaddr, this.options.relayPort ?? SERVER_PORT];
     if (type === MessageType.NAK) return ['255.255.255.255', clientPort];
     if (msg.ciaddr !== '0.0.0.0' && (inform || type === MessageType.ACK)) return [msg.ciaddr, clientPort];
-    // Unicast to yiaddr before the client has an address needs an ARP entry only a raw socket can make:
-    // like dnsmasq without raw sockets, broadcast instead (every client accepts a broadcast reply).
+    // A client that did not ask for broadcast gets its OFFER/ACK unicast to yiaddr at its hardware address:
+    // the kernel cannot ARP for an address the client does not have yet, so the entry is written first.
+    if (!(msg.flags & BROADCAST_FLAG) && yiaddrOf !== '0.0.0.0' && this.options.setArp && msg.htype === 1 && msg.hlen === 6 && !this.arpFailed) {
+      try {
+        this.options.setArp(yiaddrOf, msg.chaddr.subarray(0, 6));
+        return [yiaddrOf, clientPort];
+      } catch (err) {
+        this.arpFailed = true;
+        this.options.log.warn({ err: (err as Error).message }, 'cannot write ARP entries (needs CAP_NET_ADMIN): replies to clients without an address are broadcast');
+      }
+    }
     return ['255.255.255.255', clientPort];
   }
 

@@ -610,6 +610,10 @@ describe('DHCP integration in network namespaces', function () {
       assert.equal(second.bound?.lease, '3600');
       assert.equal(second.bound?.router, '10.20.0.1');
       assert.ok(second.bound?.tftp, 'option 66 in the voice segment');
+      // udhcpc does not set the broadcast flag: the OFFER/ACK went unicast to yiaddr, through the ARP entry the
+      // server wrote for it (RFC 2131 4.1).
+      const neigh = await ip(['-n', S, 'neigh', 'show', second.bound!.ip!, 'dev', voice.serverIf]);
+      assert.match(neigh, /lladdr 00:15:65:aa:bb:77/, neigh);
 
       await lab.setMac(C, untagged.clientIf, '02:aa:bb:cc:dd:77');
       const pc = await udhcpc(lab, C, untagged.clientIf, { vendorClass: 'MSFT 5.0', tries: 2 });
