@@ -5,7 +5,7 @@
  *   npm run bench:tftp                                   (= npx tsx scripts/bench/tftp.ts)
  *   npx tsx scripts/bench/tftp.ts [--rounds 4] [--size-mb 20] [--devices 200] [--fetches 200] [--concurrency 50]
  *                                 [--client-1428 atftp|curl] [--small-blksize N] [--cases large512,large1428,small]
- *                                 [--timeout 30] [--cpu-prof DIR] [--json FILE]
+ *                                 [--timeout 30] [--no-warmup] [--cpu-prof DIR] [--json FILE]
  *
  * What it does:
  *  1. A temp data dir with N T22P devices (one line each), seeded through Outpost.open in this process as
@@ -23,7 +23,9 @@
  *  3. tftpd-hpa on that folder, on the same core:
  *     `taskset -c C0 /usr/sbin/in.tftpd --foreground --address 127.0.0.1:PORT --secure --blocksize 65464 FOLDER`
  *     (as root it chroots there and drops to `nobody`; the folder is made world-readable).
- *  4. Rounds (the server order alternates from one round to the next), each server in turn:
+ *  4. A warm-up, not counted (unless --no-warmup): the image once from each server at blksize 512, so that
+ *     Outpost's per-block path is compiled by V8's optimising tier before anything is measured.
+ *     Then rounds (the server order alternates from one round to the next), each server in turn:
  *     - the image at blksize 512 with tftp-hpa (`tftp -m octet 127.0.0.1 PORT -c get firmware/... OUT`, no
  *       options: RFC 1350) and at blksize 1428 with atftp (`--option "blksize 1428"`, or curl
  *       `--tftp-blksize 1428`): wall time from spawning the client to its exit, MB/s, sha256 of the file checked;
@@ -81,6 +83,7 @@ const { values: args } = parseArgs({
     'small-blksize': { type: 'string' },
     cases: { type: 'string', default: CASES.join(',') },
     timeout: { type: 'string', default: '30' },
+    'no-warmup': { type: 'boolean', default: false },
     'cpu-prof': { type: 'string' },
     json: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
@@ -561,7 +564,7 @@ async function large(server: Server, blksize: 512 | 1428, round: number, workDir
   rmSync(out, { force: true });
   const ok = problem === undefined;
   const mbps = image.bytes / MB / r.seconds;
-  log(`round ${round} ${server.label.padEnd(9)} ${FIRMWARE_NAME} blksize ${String(blksize).padEnd(4)} (${client.name}): ${ok ? `${r.seconds.toFixed(2)} s, ${mbps.toFixed(2)} MB/s, server core ${pct(serverCore)}` : `FAILED: ${problem}`}`);
+  log(`${round ? `round ${round}` : 'warm-up'} ${server.label.padEnd(9)} ${FIRMWARE_NAME} blksize ${String(blksize).padEnd(4)} (${client.name}): ${ok ? `${r.seconds.toFixed(2)} s, ${mbps.toFixed(2)} MB/s, server core ${pct(serverCore)}` : `FAILED: ${problem}`}`);
   return { round, server: server.label, blksize, client: client.name, seconds: r.seconds, mbps, serverCore, clientCore, others, ok, problem };
 }
 
@@ -768,8 +771,8 @@ async function main(): Promise<number> {
   const expected = first.bodies;
   for (const [file, body] of expected) writeFileSync(join(tftpRoot, file), body, { mode: 0o644 });
   const sizes = [...expected.values()].map((b) => b.length).sort((a, b) => a - b);
-  // tftpd-hpa drops to `nobody` after its chroot: its folder and files must be world-readable.
-  for (const d of [tmp, tftpRoot, join(tftpRoot, 'firmware')]) chmodSync(d, 0o755);
+  // tftpd-hpa chroots (as root) into its folder, then drops to `nobody`: the folder and files must be world-readable.
+  for (const d of [tftpRoot, join(tftpRoot, 'firmware')]) chmodSync(d, 0o755);
   chmodSync(linked, 0o644);
 
   // --- tftpd-hpa ---
@@ -804,6 +807,8 @@ async function main(): Promise<number> {
   const larges: LargeRun[] = [];
   const smalls: SmallRun[] = [];
   const image = { bytes: imageBytes, sha256: imageSha };
+  // Round 0, the warm-up: in the table, never in the summary.
+  if (!args['no-warmup']) for (const server of [outpost, tftpd]) larges.push(await large(server, 512, 0, workDir, image));
   for (let round = 1; round <= ROUNDS; round++) {
     const order = round % 2 === 1 ? [outpost, tftpd] : [tftpd, outpost];
     for (const server of order) {
@@ -833,11 +838,11 @@ async function main(): Promise<number> {
   const coreTime = (share: number | undefined, seconds: number, per = 1) => (share === undefined ? undefined : (share * seconds) / per);
   const header = ['round', 'server', 'case', 'client', 'result', 'time', 'p50', 'p99', 'server core', 'core time', 'client core', 'others', ''];
   const rows: string[][] = [];
-  for (let round = 1; round <= ROUNDS; round++) {
+  for (let round = 0; round <= ROUNDS; round++) {
     for (const label of round % 2 === 1 ? (['outpost', 'tftpd-hpa'] as const) : (['tftpd-hpa', 'outpost'] as const)) {
       for (const r of larges.filter((x) => x.round === round && x.server === label)) {
         const core = coreTime(r.serverCore, r.seconds);
-        rows.push([String(round), label, `${SIZE_MB} MB blksize ${r.blksize}`, r.client, r.ok ? `${r.mbps.toFixed(2)} MB/s` : 'FAILED', `${r.seconds.toFixed(2)} s`, '', '', pct(r.serverCore), core === undefined ? 'n/a' : `${core.toFixed(2)} s`, pct(r.clientCore), pct(r.others), isDisturbed(r) ? 'disturbed' : '']);
+        rows.push([round ? String(round) : 'warm-up', label, `${SIZE_MB} MB blksize ${r.blksize}`, r.client, r.ok ? `${r.mbps.toFixed(2)} MB/s` : 'FAILED', `${r.seconds.toFixed(2)} s`, '', '', pct(r.serverCore), core === undefined ? 'n/a' : `${core.toFixed(2)} s`, pct(r.clientCore), pct(r.others), isDisturbed(r) ? 'disturbed' : '']);
       }
       for (const r of smalls.filter((x) => x.round === round && x.server === label)) {
         const core = coreTime(r.serverCore, r.seconds, FETCHES);
@@ -871,7 +876,7 @@ async function main(): Promise<number> {
   for (const blksize of [512, 1428] as const) {
     if (!SELECTED.has(blksize === 512 ? 'large512' : 'large1428')) continue;
     const agg = (label: ServerLabel) => {
-      const { runs, mark: note } = usable(larges.filter((r) => r.server === label && r.blksize === blksize && r.ok));
+      const { runs, mark: note } = usable(larges.filter((r) => r.round > 0 && r.server === label && r.blksize === blksize && r.ok));
       const seconds = runs.reduce((a, r) => a + r.seconds, 0);
       const core = runs.length && runs.every((r) => r.serverCore !== undefined) ? runs.reduce((a, r) => a + r.serverCore! * r.seconds, 0) / runs.length : undefined;
       return { mbps: runs.length ? (runs.length * imageBytes) / MB / seconds : NaN, core, note };
@@ -901,14 +906,14 @@ async function main(): Promise<number> {
     summary.push(['  server core time per transfer', o.core === undefined ? 'n/a' : ms(o.core * 1000), t.core === undefined ? 'n/a' : ms(t.core * 1000), o.core !== undefined && t.core ? (o.core / t.core).toFixed(2) : '']);
     goals.push(`  ${mark(ratio > GOAL_SMALL_RATIO)}  more small transfers/s than tftpd-hpa                 ${Number.isFinite(ratio) ? `${ratio.toFixed(3)} x (${fmtInt(o.rate)} vs ${fmtInt(t.rate)} transfers/s)` : 'n/a: no intact transfer to compare'}`);
   }
-  const disturbed = [...larges, ...smalls].filter(isDisturbed);
-  out(`all ${ROUNDS} round(s)${disturbed.length ? ' ([k of n]: the k of n measurements that other processes did not disturb)' : ''}:`);
+  const disturbed = [...larges, ...smalls].filter((r) => r.round > 0 && isDisturbed(r));
+  out(`all ${ROUNDS} round(s)${args['no-warmup'] ? ', no warm-up' : ' (not the warm-up)'}${disturbed.length ? ' ([k of n]: the k of n measurements that other processes did not disturb)' : ''}:`);
   out(table(['case', 'outpost', 'tftpd-hpa', 'outpost ÷ tftpd-hpa'], summary));
   out();
   if (disturbed.length) {
-    out(`WARNING: other processes used more than 10% of a core during ${disturbed.length} of the ${larges.length + smalls.length} measurements (column "others", up to ${pct(Math.max(...disturbed.map((r) => r.others)))}): the summary leaves them out where it can, but the machine was not quiet; run again`);
+    out(`WARNING: other processes used more than 10% of a core during ${disturbed.length} of the ${larges.filter((r) => r.round > 0).length + smalls.length} measurements (column "others", up to ${pct(Math.max(...disturbed.map((r) => r.others)))}): the summary leaves them out where it can, but the machine was not quiet; run again`);
   }
-  for (const r of [...larges, ...smalls]) {
+  for (const r of [...larges.filter((x) => x.round > 0), ...smalls]) {
     const what = 'blksize' in r ? `${SIZE_MB} MB blksize ${r.blksize}` : 'small files';
     if (r.clientCore !== undefined && r.serverCore !== undefined && r.clientCore >= 0.9 && r.serverCore < 0.9) {
       out(`NOTE: round ${r.round} ${r.server} ${what}: the clients' core was ${pct(r.clientCore)} busy, the server's ${pct(r.serverCore)}: the clients may be the limit, not the server`);
@@ -938,7 +943,7 @@ async function main(): Promise<number> {
 
   if (failedLarge.length || failedSmall.length) {
     out();
-    for (const r of failedLarge) out(`FAILED TRANSFER: round ${r.round} ${r.server} blksize ${r.blksize} (${r.client}): ${r.problem}`);
+    for (const r of failedLarge) out(`FAILED TRANSFER: ${r.round ? `round ${r.round}` : 'warm-up'} ${r.server} blksize ${r.blksize} (${r.client}): ${r.problem}`);
     for (const r of failedSmall) out(`FAILED TRANSFERS: round ${r.round} ${r.server}: ${r.failed} of ${FETCHES} small transfers, e.g. ${r.problems.slice(0, 3).join('; ')}`);
     return 1;
   }
