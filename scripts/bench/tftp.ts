@@ -839,7 +839,8 @@ async function main(): Promise<number> {
   const header = ['round', 'server', 'case', 'client', 'result', 'time', 'p50', 'p99', 'server core', 'core time', 'client core', 'others', ''];
   const rows: string[][] = [];
   for (let round = 0; round <= ROUNDS; round++) {
-    for (const label of round % 2 === 1 ? (['outpost', 'tftpd-hpa'] as const) : (['tftpd-hpa', 'outpost'] as const)) {
+    // In the order they ran: the warm-up and odd rounds Outpost first.
+    for (const label of round % 2 === 1 || round === 0 ? (['outpost', 'tftpd-hpa'] as const) : (['tftpd-hpa', 'outpost'] as const)) {
       for (const r of larges.filter((x) => x.round === round && x.server === label)) {
         const core = coreTime(r.serverCore, r.seconds);
         rows.push([round ? String(round) : 'warm-up', label, `${SIZE_MB} MB blksize ${r.blksize}`, r.client, r.ok ? `${r.mbps.toFixed(2)} MB/s` : 'FAILED', `${r.seconds.toFixed(2)} s`, '', '', pct(r.serverCore), core === undefined ? 'n/a' : `${core.toFixed(2)} s`, pct(r.clientCore), pct(r.others), isDisturbed(r) ? 'disturbed' : '']);
