@@ -4,7 +4,7 @@ import { UserError } from './errors.js';
 import type { Logger } from './log.js';
 import type { Outpost } from './outpost.js';
 import type { SiteSettings } from '../config/schema.js';
-import { ipv4ToInt, parseCidr, type Cidr } from '../net/cidr.js';
+import { cidrContains, parseCidr } from '../net/cidr.js';
 import type { ProvisioningCatalogue } from '../provisioning/catalogue.js';
 import type { ProvisioningLocation } from '../vendors/types.js';
 import { loadBindToDevice, loadSetArp, type BindToDevice } from '../dhcp/device.js';
@@ -16,19 +16,12 @@ function arpOn(ifname: string): ((ip: string, mac: Buffer) => void) | undefined 
 import { DhcpServer, type KnownDevice } from '../dhcp/server.js';
 import type { Snapshot } from '../provisioning/inventory.js';
 
-function contains(cidr: Cidr, address: string): boolean {
-  const n = ipv4ToInt(address);
-  if (n === undefined) return false;
-  const mask = cidr.prefix === 0 ? 0 : (0xffffffff << (32 - cidr.prefix)) >>> 0;
-  return ((n & mask) >>> 0) === cidr.base;
-}
-
 /** This box's address on the DHCP subnet: the advertised one if it is there, else the interface's. */
 export function serverAddressOn(site: SiteSettings, advertised: string): string {
   const subnet = parseCidr(site.dhcp.subnet);
   if (typeof subnet === 'string') throw new UserError(`dhcp.subnet: ${subnet}`);
-  if (contains(subnet, advertised)) return advertised;
-  for (const a of networkInterfaces()[site.dhcp.interface] ?? []) if (a.family === 'IPv4' && contains(subnet, a.address)) return a.address;
+  if (cidrContains(subnet, advertised)) return advertised;
+  for (const a of networkInterfaces()[site.dhcp.interface] ?? []) if (a.family === 'IPv4' && cidrContains(subnet, a.address)) return a.address;
   throw new UserError(
     `no address of this box is on dhcp.subnet ${site.dhcp.subnet} (interface ${site.dhcp.interface}); give ${site.dhcp.interface} an address in it, or set advertise to one`,
   );

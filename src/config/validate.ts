@@ -3,8 +3,7 @@
  */
 import { z } from 'zod';
 import { parseMac } from '../net/mac.js';
-import { parseCidr } from '../net/cidr.js';
-import { ipv4ToInt } from '../net/cidr.js';
+import { cidrContains, ipv4ToInt, parseCidr } from '../net/cidr.js';
 import { DEFAULT_SETTINGS, lineSchema, siteFileSchema, type SiteFile } from './schema.js';
 
 export interface Problem {
@@ -367,11 +366,7 @@ function dhcpProblems(file: SiteFile): Problem[] {
   }
   const subnet = d.subnet ? parseCidr(d.subnet) : undefined;
   if (subnet && typeof subnet !== 'string') {
-    const inside = (a: string) => {
-      const v = ipv4ToInt(a)!;
-      const mask = subnet.prefix === 0 ? 0 : (0xffffffff << (32 - subnet.prefix)) >>> 0;
-      return ((v & mask) >>> 0) === subnet.base;
-    };
+    const inside = (a: string) => cidrContains(subnet, a);
     d.range?.forEach((a, i) => {
       if (!inside(a)) problems.push({ path: `dhcp.range[${i}]`, message: `${a} is outside dhcp.subnet ${d.subnet}` });
     });
@@ -389,9 +384,7 @@ function dhcpProblems(file: SiteFile): Problem[] {
     const us = u.subnet ? parseCidr(u.subnet) : undefined;
     if (us && typeof us !== 'string' && u.range) {
       u.range.forEach((a, k) => {
-        const v = ipv4ToInt(a)!;
-        const mask = us.prefix === 0 ? 0 : (0xffffffff << (32 - us.prefix)) >>> 0;
-        if (((v & mask) >>> 0) !== us.base) problems.push({ path: `dhcp.untagged.range[${k}]`, message: `${a} is outside dhcp.untagged.subnet ${u.subnet}` });
+        if (!cidrContains(us, a)) problems.push({ path: `dhcp.untagged.range[${k}]`, message: `${a} is outside dhcp.untagged.subnet ${u.subnet}` });
       });
     }
   }

@@ -7,7 +7,7 @@ import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../app/log.js';
 import type { SiteSettings } from '../config/schema.js';
-import { intToIpv4, ipv4ToInt, parseCidr, type Cidr } from '../net/cidr.js';
+import { cidrContains, netmask, parseCidr, type Cidr } from '../net/cidr.js';
 import { parseMac, type Mac } from '../net/mac.js';
 import type { Store } from '../store/index.js';
 import type { Lease } from '../store/leases.js';
@@ -104,7 +104,7 @@ export class DhcpServer {
     const subnet = parseCidr(options.site.dhcp.subnet);
     if (typeof subnet === 'string') throw new Error(`dhcp.subnet: ${subnet}`);
     this.subnet = subnet;
-    this.mask = intToIpv4(subnet.prefix === 0 ? 0 : (0xffffffff << (32 - subnet.prefix)) >>> 0);
+    this.mask = netmask(subnet);
     this.now = options.now ?? Date.now;
   }
 
@@ -163,10 +163,7 @@ export class DhcpServer {
   }
 
   private inSubnet(address: string): boolean {
-    const n = ipv4ToInt(address);
-    if (n === undefined) return false;
-    const mask = this.subnet.prefix === 0 ? 0 : (0xffffffff << (32 - this.subnet.prefix)) >>> 0;
-    return ((n & mask) >>> 0) === this.subnet.base;
+    return cidrContains(this.subnet, address);
   }
 
   /** One request in, at most one reply out. Never throws for what a client sent. */

@@ -4,7 +4,7 @@
  * the same policy the built-in server uses, so both say the same thing. Pure.
  */
 import type { SiteSettings } from '../config/schema.js';
-import { intToIpv4, parseCidr } from '../net/cidr.js';
+import { netmask, parseCidr } from '../net/cidr.js';
 import type { ProvisioningLocation, VendorPlugin } from '../vendors/types.js';
 import { availableOptions } from './policy.js';
 
@@ -47,7 +47,7 @@ const hex = (b: Buffer) => b.toString('hex').toUpperCase();
 export function dhcpSnippet(format: SnippetFormat, site: SiteSettings, vendors: readonly VendorPlugin[], where: ProvisioningLocation): string {
   const subnet = parseCidr(site.dhcp.subnet || '10.20.0.0/24');
   if (typeof subnet === 'string') throw new Error(`dhcp.subnet: ${subnet}`);
-  const mask = intToIpv4(subnet.prefix === 0 ? 0 : (0xffffffff << (32 - subnet.prefix)) >>> 0);
+  const mask = netmask(subnet);
   const common = availableOptions({ site, serverId: where.host, subnetMask: mask, where, leaseSeconds: site.dhcp.leaseTime }, undefined);
   common.delete(1); // the router knows its own mask
   const rules = vendorRules(vendors, where);

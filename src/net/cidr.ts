@@ -20,6 +20,11 @@ function maskOf(prefix: number): number {
   return prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
 }
 
+/** The dotted netmask of a network: `255.255.255.0` for a /24. */
+export function netmask(cidr: Cidr): string {
+  return intToIpv4(maskOf(cidr.prefix));
+}
+
 /** Parses `10.20.0.0/24` (or a bare address, as /32). Returns a message when it is not one. */
 export function parseCidr(text: string): Cidr | string {
   const [address, prefixText, ...rest] = text.trim().split('/');
