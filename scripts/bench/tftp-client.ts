@@ -5,6 +5,7 @@
  * client process per 2 kB file would cost more than the transfer itself.
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { nulFields } from '../../src/tftp/codec.js';
 
 const RRQ = 1;
 const DATA = 3;
@@ -60,14 +61,7 @@ function errorPacket(code: number, message: string): Buffer {
 
 /** Parses an OACK's options (lower-cased names). */
 function oackOptions(packet: Buffer): Map<string, string> {
-  const fields: string[] = [];
-  let start = 2;
-  for (let i = 2; i < packet.length; i++) {
-    if (packet[i] === 0) {
-      fields.push(packet.toString('latin1', start, i));
-      start = i + 1;
-    }
-  }
+  const fields = nulFields(packet) ?? [];
   const options = new Map<string, string>();
   for (let i = 0; i + 1 < fields.length; i += 2) options.set(fields[i]!.toLowerCase(), fields[i + 1]!);
   return options;

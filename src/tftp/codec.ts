@@ -11,11 +11,8 @@ export interface TftpRequest {
   options: Map<string, string>;
 }
 
-/** Parses an RRQ/WRQ; undefined for anything else or anything malformed. */
-export function parseRequest(packet: Buffer): TftpRequest | undefined {
-  if (packet.length < 4) return undefined;
-  const opcode = packet.readUInt16BE(0);
-  if (opcode !== OPCODE.RRQ && opcode !== OPCODE.WRQ) return undefined;
+/** The NUL-terminated strings after the opcode (RRQ, WRQ, OACK); undefined when the last one is not terminated. */
+export function nulFields(packet: Buffer): string[] | undefined {
   const fields: string[] = [];
   let start = 2;
   for (let i = 2; i < packet.length; i++) {
@@ -24,7 +21,16 @@ export function parseRequest(packet: Buffer): TftpRequest | undefined {
       start = i + 1;
     }
   }
-  if (start !== packet.length || fields.length < 2 || fields.length % 2 !== 0) return undefined;
+  return start === packet.length ? fields : undefined;
+}
+
+/** Parses an RRQ/WRQ; undefined for anything else or anything malformed. */
+export function parseRequest(packet: Buffer): TftpRequest | undefined {
+  if (packet.length < 4) return undefined;
+  const opcode = packet.readUInt16BE(0);
+  if (opcode !== OPCODE.RRQ && opcode !== OPCODE.WRQ) return undefined;
+  const fields = nulFields(packet);
+  if (!fields || fields.length < 2 || fields.length % 2 !== 0) return undefined;
   const options = new Map<string, string>();
   for (let i = 2; i < fields.length; i += 2) options.set(fields[i]!.toLowerCase(), fields[i + 1]!);
   return { opcode, file: fields[0]!, mode: fields[1]!.toLowerCase(), options };
