@@ -56,6 +56,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import sqlite3 from 'sqlite3';
 import { formatSummary, summariseProfile } from './cpuprofile-summary.js';
+import { allowedCpus, exited, log, waitExit } from './common.js';
 import { parsePerfdhcp, perfdhcpArgs, type PerfdhcpReport } from './dhcp-perfdhcp.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -142,24 +143,8 @@ const tempDirs: string[] = [];
 /** Namespaces this process created (only those: a name is recorded once `ip netns add` succeeded). */
 const namespaces: string[] = [];
 
-function log(line: string): void {
-  process.stderr.write(`bench: ${line}\n`);
-}
 
-function exited(child: ChildProcess): boolean {
-  return child.exitCode !== null || child.signalCode !== null;
-}
 
-function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
-  if (exited(child)) return Promise.resolve(true);
-  return new Promise((res) => {
-    const timer = setTimeout(() => res(false), ms);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      res(true);
-    });
-  });
-}
 
 /** SIGTERM, then SIGKILL after `graceMs`. Both servers stop cleanly on SIGTERM (Outpost writes its CPU profile). */
 async function stopChild(child: ChildProcess, graceMs = 5000): Promise<void> {
@@ -236,17 +221,6 @@ function available(command: string, versionArgs: readonly string[]): string | un
 
 // --- CPU pinning and accounting (as in http-provisioning.ts) ------------------------------------------------
 
-function allowedCpus(): number[] {
-  const out = spawnSync('taskset', ['-c', '-p', String(process.pid)], { encoding: 'utf8' }).stdout ?? '';
-  const list = /:\s*([\d,\s-]+)$/.exec(out.trim())?.[1] ?? '';
-  const cpusList: number[] = [];
-  for (const part of list.split(',')) {
-    const [a, b] = part.trim().split('-').map(Number);
-    if (a === undefined || Number.isNaN(a)) continue;
-    for (let c = a; c <= (b ?? a); c++) cpusList.push(c);
-  }
-  return cpusList;
-}
 
 interface Pinning {
   server: number;

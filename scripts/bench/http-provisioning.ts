@@ -39,6 +39,7 @@ import { Outpost } from '../../src/app/outpost.js';
 import { lineSchema } from '../../src/config/schema.js';
 import { lineConflicts } from '../../src/config/validate.js';
 import { formatSummary, summariseProfile } from './cpuprofile-summary.js';
+import { allowedCpus, exited, hasTaskset, log, percentile, waitExit } from './common.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const STATIC_SERVER = join(ROOT, 'scripts', 'bench', 'static-server.mjs');
@@ -86,24 +87,8 @@ const CPU_PROF_DIR = args['cpu-prof'] ? resolve(args['cpu-prof']) : undefined;
 const children = new Set<ChildProcess>();
 const tempDirs: string[] = [];
 
-function log(line: string): void {
-  process.stderr.write(`bench: ${line}\n`);
-}
 
-function exited(child: ChildProcess): boolean {
-  return child.exitCode !== null || child.signalCode !== null;
-}
 
-function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
-  if (exited(child)) return Promise.resolve(true);
-  return new Promise((res) => {
-    const timer = setTimeout(() => res(false), ms);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      res(true);
-    });
-  });
-}
 
 /** SIGTERM, then SIGKILL after `graceMs`. Outpost stops cleanly on SIGTERM (and writes its CPU profile). */
 async function stopChild(child: ChildProcess, graceMs = 5000): Promise<void> {
@@ -146,22 +131,7 @@ for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
 
 // --- CPU pinning ---------------------------------------------------------------------------------------------
 
-function hasTaskset(): boolean {
-  return spawnSync('taskset', ['--version'], { stdio: 'ignore' }).status === 0;
-}
 
-/** The CPUs this process may run on, from `taskset -c -p` ("0-3,6"). */
-function allowedCpus(): number[] {
-  const out = spawnSync('taskset', ['-c', '-p', String(process.pid)], { encoding: 'utf8' }).stdout ?? '';
-  const list = /:\s*([\d,\s-]+)$/.exec(out.trim())?.[1] ?? '';
-  const cpusList: number[] = [];
-  for (const part of list.split(',')) {
-    const [a, b] = part.trim().split('-').map(Number);
-    if (a === undefined || Number.isNaN(a)) continue;
-    for (let c = a; c <= (b ?? a); c++) cpusList.push(c);
-  }
-  return cpusList;
-}
 
 interface Pinning {
   server: number | undefined;
@@ -414,10 +384,6 @@ function get(agent: Agent, port: number, path: string, userAgent: string): Promi
   });
 }
 
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
 
 /** Every device fetches its own file once, CONNECTIONS at a time: all must be 200. */
 async function firstFetch(port: number, targets: readonly Target[]): Promise<{ seconds: number; rps: number; p50: number; p99: number; failures: string[]; first: Buffer }> {

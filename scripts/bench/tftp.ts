@@ -50,6 +50,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { formatSummary, summariseProfile } from './cpuprofile-summary.js';
+import { allowedCpus, exited, hasTaskset, log, percentile, waitExit } from './common.js';
 import { tftpGet } from './tftp-client.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -127,24 +128,8 @@ const children = new Set<ChildProcess>();
 const groups = new Set<ChildProcess>();
 const tempDirs: string[] = [];
 
-function log(line: string): void {
-  process.stderr.write(`bench: ${line}\n`);
-}
 
-function exited(child: ChildProcess): boolean {
-  return child.exitCode !== null || child.signalCode !== null;
-}
 
-function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
-  if (exited(child)) return Promise.resolve(true);
-  return new Promise((res) => {
-    const timer = setTimeout(() => res(false), ms);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      res(true);
-    });
-  });
-}
 
 /** Signals a child, and its whole process group when it has one (its forked transfer processes too). */
 function signal(child: ChildProcess, sig: NodeJS.Signals): void {
@@ -201,22 +186,7 @@ for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
 
 // --- CPU pinning ---------------------------------------------------------------------------------------------
 
-function hasTaskset(): boolean {
-  return spawnSync('taskset', ['--version'], { stdio: 'ignore' }).status === 0;
-}
 
-/** The CPUs this process may run on, from `taskset -c -p` ("0-3,6"). */
-function allowedCpus(): number[] {
-  const out = spawnSync('taskset', ['-c', '-p', String(process.pid)], { encoding: 'utf8' }).stdout ?? '';
-  const list = /:\s*([\d,\s-]+)$/.exec(out.trim())?.[1] ?? '';
-  const cpusList: number[] = [];
-  for (const part of list.split(',')) {
-    const [a, b] = part.trim().split('-').map(Number);
-    if (a === undefined || Number.isNaN(a)) continue;
-    for (let c = a; c <= (b ?? a); c++) cpusList.push(c);
-  }
-  return cpusList;
-}
 
 interface Pinning {
   server: number | undefined;
@@ -568,10 +538,6 @@ async function large(server: Server, blksize: 512 | 1428, round: number, workDir
   return { round, server: server.label, blksize, client: client.name, seconds: r.seconds, mbps, serverCore, clientCore, others, ok, problem };
 }
 
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
 
 /** `count` fetches of the targets' files in turn, `concurrency` at a time; each compared with `expected`. */
 async function fetchMany(
