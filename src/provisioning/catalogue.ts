@@ -10,7 +10,7 @@ import { formatMac, macPrefix, type Mac } from '../net/mac.js';
 import type { Store } from '../store/index.js';
 import type { Device, Sighting } from '../store/devices.js';
 import type { ModelCatalogue } from '../vendors/registry.js';
-import type { DeviceHint, FileMatch, ModelSpec, VendorPlugin } from '../vendors/types.js';
+import type { CatalogueImage, DeviceHint, FileMatch, ModelSpec, VendorPlugin } from '../vendors/types.js';
 import { needsUpgrade, type FirmwareCatalogue } from './firmware.js';
 import { EnumerationGuard } from './guard.js';
 import { layerFromDotted, resolveSettings, type ServerAddress, type SettingsLayer } from './settings.js';
@@ -95,12 +95,25 @@ export class ProvisioningCatalogue {
     return undefined;
   }
 
-  private matchFile(file: string): { vendor: VendorPlugin; match: FileMatch } | undefined {
+  /**
+   * The vendor whose file `file` is. Names can be shared (Yealink asks for `<mac>.cfg`, a Mediatrix for
+   * `<MAC>.cfg`): then the User-Agent's vendor decides, else the vendor of the device's model in the
+   * inventory, else the vendor whose MAC prefix the name carries, else the first.
+   */
+  private matchFile(file: string, snapshot: Snapshot, uaVendor?: VendorPlugin): { vendor: VendorPlugin; match: FileMatch } | undefined {
+    const matches: Array<{ vendor: VendorPlugin; match: FileMatch }> = [];
     for (const vendor of this.deps.vendors) {
       const match = vendor.matchFile(file);
-      if (match) return { vendor, match };
+      if (match) matches.push({ vendor, match });
     }
-    return undefined;
+    if (matches.length < 2) return matches[0];
+    const byUa = matches.find((m) => m.vendor === uaVendor);
+    if (byUa) return byUa;
+    const mac = matches.find((m) => m.match.mac)?.match.mac;
+    if (!mac) return matches[0];
+    const model = snapshot.devices.get(mac)?.model;
+    const owner = model ? this.deps.models.find(model)?.vendor : undefined;
+    return matches.find((m) => m.vendor === owner) ?? matches.find((m) => m.vendor.macPrefixes.includes(macPrefix(mac))) ?? matches[0];
   }
 
   async fetch(req: ProvisioningRequest): Promise<ProvisioningResult> {
@@ -110,11 +123,11 @@ export class ProvisioningCatalogue {
     const events = this.deps.store.events;
     if (this.guard.blockedUntil(ip)) return { status: 403, reason: 'client blocked for naming too many unknown devices' };
 
-    const found = this.matchFile(req.file);
-    if (!found) return { status: 404, reason: 'no such file' };
-    const { vendor, match } = found;
     const ua = this.identify(req.userAgent);
     const snapshot = await this.deps.inventory.current();
+    const found = this.matchFile(req.file, snapshot, ua?.vendor);
+    if (!found) return { status: 404, reason: 'no such file' };
+    const { vendor, match } = found;
     const allowed = anyCidrContains(snapshot.allow, ip);
 
     if (ua?.hint.mac && match.mac && ua.hint.mac !== match.mac) {
@@ -208,9 +221,9 @@ export class ProvisioningCatalogue {
   async renderFor(file: string, mac: Mac): Promise<ProvisioningResult> {
     const refused = checkFileName(file);
     if (refused) return refused;
-    const found = this.matchFile(file);
-    if (!found) return { status: 404, reason: 'no such file' };
     const snapshot = await this.deps.inventory.current();
+    const found = this.matchFile(file, snapshot);
+    if (!found) return { status: 404, reason: 'no such file' };
     const device = snapshot.devices.get(mac);
     if (!device) return { status: 404, reason: `no device ${formatMac(mac)}` };
     if (found.match.mac && found.match.mac !== mac) return { status: 404, reason: `${file} is not a file of ${formatMac(mac)}` };
@@ -231,7 +244,8 @@ export class ProvisioningCatalogue {
     const firmware = needsUpgrade(target, reportedFirmware) ? target : undefined;
     // What the bytes depend on: the inventory generation (site, lines, device), the file, the device, the
     // firmware offered and where Outpost is reached.
-    const key = `${file}|${device?.mac ?? ''}|${model.id}|${firmware ? `${firmware.file}@${firmware.version}` : ''}|${this.deps.server.host}:${this.deps.server.httpPort}`;
+    const catalogueImages = Object.values(this.deps.firmware.images(model.id)).map((i) => i.file).sort().join(',');
+    const key = `${file}|${device?.mac ?? ''}|${model.id}|${firmware ? `${firmware.file}@${firmware.version}` : ''}|${catalogueImages}|${this.deps.server.host}:${this.deps.server.httpPort}`;
     if (this.cacheGeneration !== snapshot.generation || this.cache.size >= RENDER_CACHE_LIMIT) {
       this.cache.clear();
       this.cacheGeneration = snapshot.generation;
@@ -246,8 +260,11 @@ export class ProvisioningCatalogue {
       lines,
       server: this.deps.server,
     });
-    const offer = firmware ? { version: firmware.version, url: `${settings.server.provisioningUrl}firmware/${encodeURIComponent(firmware.file)}` } : undefined;
-    const rendered = vendor.render({ file, match, model, settings, device: device ? { mac: device.mac, firmware: device.firmware } : undefined, firmware: offer });
+    const urlOf = (f: { file: string }) => `${settings.server.provisioningUrl}firmware/${encodeURIComponent(f.file)}`;
+    const offer = firmware ? { version: firmware.version, url: urlOf(firmware) } : undefined;
+    const images: Record<string, CatalogueImage> = {};
+    for (const [role, image] of Object.entries(this.deps.firmware.images(model.id))) images[role] = { version: image.version, file: image.file, url: urlOf(image) };
+    const rendered = vendor.render({ file, match, model, settings, device: device ? { mac: device.mac, firmware: device.firmware } : undefined, firmware: offer, images });
     const result: ProvisioningResult = {
       status: 200,
       body: rendered.body,

@@ -12,6 +12,11 @@ import type { Logger } from '../app/log.js';
 export interface FirmwareImage {
   /** Canonical model id, e.g. `T22P`. */
   model: string;
+  /**
+   * What the image is to the model: `application` (the default, and the only role most models have), or e.g.
+   * Thomson's `dsp`, `boot` and `telephony`. Absent in manifests written before roles existed.
+   */
+  role?: string;
   version: string;
   /** File name inside the catalogue folder, served as `/prov/firmware/<file>` and over TFTP as `firmware/<file>`. */
   file: string;
@@ -20,9 +25,17 @@ export interface FirmwareImage {
   addedAt?: string;
 }
 
+export const APPLICATION = 'application';
+
+export function roleOf(image: FirmwareImage): string {
+  return image.role ?? APPLICATION;
+}
+
 export interface FirmwareCatalogue {
-  /** The image devices of `model` should run, if the catalogue has one. */
+  /** The image devices of `model` should run (its application image), if the catalogue has one. */
   target(model: string): FirmwareImage | undefined;
+  /** Every image of `model`, by role. */
+  images(model: string): Record<string, FirmwareImage>;
 }
 
 /** Whether a device reporting `reported` should be pointed at `target`. Unknown versions are not upgraded blindly. */
@@ -35,12 +48,15 @@ export const VERSION = /^\d+(\.\d+)+([.-][0-9A-Za-z]+)*$/;
 
 export class FirmwareError extends Error {}
 
+/** `application`, `dsp`, `boot`, `telephony`. */
+const ROLE = /^[a-z][a-z0-9]{0,15}$/;
+
 const MANIFEST = 'manifest.json';
 /** How often a running serve looks at the manifest's modification time. */
 const RELOAD_CHECK_MS = 1000;
 
 export class ManifestFirmwareCatalogue implements FirmwareCatalogue {
-  private images: FirmwareImage[] = [];
+  private list_: FirmwareImage[] = [];
   private loadedMtime = -1;
   private checkedAt = 0;
 
@@ -59,7 +75,7 @@ export class ManifestFirmwareCatalogue implements FirmwareCatalogue {
     try {
       mtime = statSync(path).mtimeMs;
     } catch {
-      this.images = [];
+      this.list_ = [];
       this.loadedMtime = -1;
       return;
     }
@@ -68,17 +84,18 @@ export class ManifestFirmwareCatalogue implements FirmwareCatalogue {
     try {
       const parsed = JSON.parse(readFileSync(path, 'utf8')) as { images?: unknown };
       const images = Array.isArray(parsed.images) ? parsed.images : [];
-      this.images = images.filter((i): i is FirmwareImage => {
+      this.list_ = images.filter((i): i is FirmwareImage => {
         const r = i as Record<string, unknown>;
         const ok =
           typeof i === 'object' && i !== null && ['model', 'version', 'file', 'sha256'].every((k) => typeof r[k] === 'string') &&
-          typeof r.size === 'number' && basename(String(r.file)) === r.file && !String(r.file).startsWith('.');
+          typeof r.size === 'number' && basename(String(r.file)) === r.file && !String(r.file).startsWith('.') &&
+          (r.role === undefined || (typeof r.role === 'string' && ROLE.test(r.role)));
         if (!ok) this.log.warn({ path }, 'skipping a firmware manifest entry that is not valid');
         return ok;
       });
     } catch {
       this.log.warn({ path }, 'the firmware manifest is not JSON; no firmware is offered');
-      this.images = [];
+      this.list_ = [];
     }
   }
 
@@ -90,19 +107,25 @@ export class ManifestFirmwareCatalogue implements FirmwareCatalogue {
   }
 
   target(model: string): FirmwareImage | undefined {
+    return this.images(model)[APPLICATION];
+  }
+
+  images(model: string): Record<string, FirmwareImage> {
     this.fresh();
-    return this.images.find((i) => i.model.toUpperCase() === model.toUpperCase());
+    const out: Record<string, FirmwareImage> = {};
+    for (const image of this.list_) if (image.model.toUpperCase() === model.toUpperCase()) out[roleOf(image)] = image;
+    return out;
   }
 
   list(): FirmwareImage[] {
     this.reload();
-    return [...this.images];
+    return [...this.list_];
   }
 
   /** The image file named `file`, when the manifest lists it (nothing else in the folder is ever served). */
   image(file: string): { path: string; size: number } | undefined {
     this.fresh();
-    const image = this.images.find((i) => i.file === file);
+    const image = this.list_.find((i) => i.file === file);
     if (!image) return undefined;
     const path = join(this.dir, image.file);
     try {
@@ -113,10 +136,11 @@ export class ManifestFirmwareCatalogue implements FirmwareCatalogue {
   }
 
   /**
-   * Copies `source` into the catalogue as the target of `model` (already the canonical id) and records it.
-   * The manifest is written last, atomically: a failure leaves the catalogue as it was.
+   * Copies `source` into the catalogue as the `role` image of `model` (already the canonical id) and records
+   * it. The manifest is written last, atomically: a failure leaves the catalogue as it was.
    */
-  async add(source: string, model: string, version: string): Promise<{ image: FirmwareImage; replaced?: FirmwareImage | undefined }> {
+  async add(source: string, model: string, version: string, role: string = APPLICATION): Promise<{ image: FirmwareImage; replaced?: FirmwareImage | undefined }> {
+    if (!ROLE.test(role)) throw new FirmwareError(`"${role}" is not a firmware role: a lowercase word such as application or dsp`);
     if (!VERSION.test(version)) throw new FirmwareError(`"${version}" is not a firmware version: use dotted numbers as the vendor writes them, e.g. 7.73.0.50`);
     let size: number;
     try {
@@ -130,36 +154,37 @@ export class ManifestFirmwareCatalogue implements FirmwareCatalogue {
     if (size === 0) throw new FirmwareError(`${source} is empty`);
     mkdirSync(this.dir, { recursive: true });
     this.reload();
-    const file = `${model}-${version}${extname(source).replace(/[^.A-Za-z0-9]/g, '') || '.bin'}`;
+    const file = `${model}-${role === APPLICATION ? '' : `${role}-`}${version}${extname(source).replace(/[^.A-Za-z0-9]/g, '') || '.bin'}`;
     const staging = join(this.dir, `.${file}.${process.pid}.tmp`);
     try {
       copyFileSync(source, staging);
       const sha256 = await sha256Of(staging);
-      const image: FirmwareImage = { model, version, file, sha256, size, addedAt: new Date().toISOString() };
+      const image: FirmwareImage = { model, ...(role === APPLICATION ? {} : { role }), version, file, sha256, size, addedAt: new Date().toISOString() };
       renameSync(staging, join(this.dir, file));
-      const replaced = this.images.find((i) => i.model === model);
-      this.writeManifest([...this.images.filter((i) => i.model !== model), image]);
-      if (replaced && replaced.file !== file && !this.images.some((i) => i.file === replaced.file)) removeQuietly(join(this.dir, replaced.file));
+      const same = (i: FirmwareImage) => i.model === model && roleOf(i) === role;
+      const replaced = this.list_.find(same);
+      this.writeManifest([...this.list_.filter((i) => !same(i)), image]);
+      if (replaced && replaced.file !== file && !this.list_.some((i) => i.file === replaced.file)) removeQuietly(join(this.dir, replaced.file));
       return { image, replaced };
     } finally {
       removeQuietly(staging);
     }
   }
 
-  /** Removes the target of `model`. Returns what was removed. */
-  remove(model: string): FirmwareImage | undefined {
+  /** Removes the images of `model` (only its `role` image when a role is given). Returns what was removed. */
+  remove(model: string, role?: string): FirmwareImage[] {
     this.reload();
-    const image = this.images.find((i) => i.model === model);
-    if (!image) return undefined;
-    this.writeManifest(this.images.filter((i) => i !== image));
-    if (!this.images.some((i) => i.file === image.file)) removeQuietly(join(this.dir, image.file));
-    return image;
+    const gone = this.list_.filter((i) => i.model === model && (role === undefined || roleOf(i) === role));
+    if (!gone.length) return [];
+    this.writeManifest(this.list_.filter((i) => !gone.includes(i)));
+    for (const image of gone) if (!this.list_.some((i) => i.file === image.file)) removeQuietly(join(this.dir, image.file));
+    return gone;
   }
 
   private writeManifest(images: FirmwareImage[]): void {
     const path = this.manifestPath();
     const tmp = `${path}.${process.pid}.tmp`;
-    const sorted = [...images].sort((a, b) => a.model.localeCompare(b.model));
+    const sorted = [...images].sort((a, b) => a.model.localeCompare(b.model) || roleOf(a).localeCompare(roleOf(b)));
     writeFileSync(tmp, `${JSON.stringify({ images: sorted }, null, 2)}\n`);
     renameSync(tmp, path);
     this.loadedMtime = -1;
@@ -185,4 +210,4 @@ export function sha256Of(path: string): Promise<string> {
   });
 }
 
-export const NO_FIRMWARE: FirmwareCatalogue = { target: () => undefined };
+export const NO_FIRMWARE: FirmwareCatalogue = { target: () => undefined, images: () => ({}) };

@@ -20,6 +20,14 @@ export interface ModelSpec {
   readonly code?: string;
   /** Firmware version prefix that identifies the model, e.g. Yealink T22P `7.`. */
   readonly firmwarePrefix?: string;
+  /** FXO ports (analog lines to the PSTN) of a gateway; they carry no line of their own. */
+  readonly fxo?: number;
+  /**
+   * The images this model takes from the firmware catalogue, by role; the first is the one offered as an
+   * upgrade. Default `['application']`. Thomson phones also take `dsp`, `boot` and the vendor's `telephony`
+   * script.
+   */
+  readonly firmwareRoles?: readonly string[];
 }
 
 /** What one request (HTTP or TFTP) tells about the device that made it. */
@@ -48,6 +56,20 @@ export interface RenderInput {
   device?: { mac: Mac; firmware?: string | undefined };
   /** Set when the firmware catalogue holds a different version for this model than the device reports. */
   firmware?: { version: string; url: string } | undefined;
+  /**
+   * Every image the catalogue holds for this model, by role (`application`, `dsp`, ...), whether or not the
+   * device runs it already: for vendors whose devices compare versions themselves (Thomson's .inf).
+   */
+  images: Readonly<Record<string, CatalogueImage>>;
+}
+
+/** A firmware-catalogue image as a template sees it. */
+export interface CatalogueImage {
+  version: string;
+  /** The file name in the catalogue. */
+  file: string;
+  /** Absolute HTTP URL, `http://host:port/prov/firmware/<file>`. */
+  url: string;
 }
 
 export interface RenderedFile {

@@ -46,10 +46,26 @@ describe('firmware catalogue', () => {
 
   it('removes a target', async () => {
     await catalogue.add(image, 'T22P', '7.73.0.60');
-    assert.equal(catalogue.remove('T22P')?.version, '7.73.0.60');
+    assert.deepEqual(catalogue.remove('T22P').map((i) => i.version), ['7.73.0.60']);
     assert.equal(catalogue.target('T22P'), undefined);
     assert.deepEqual(readdirSync(join(dir, 'firmware')), ['manifest.json']);
-    assert.equal(catalogue.remove('T22P'), undefined);
+    assert.deepEqual(catalogue.remove('T22P'), []);
+  });
+
+  it('keeps one image per model and role: a Thomson application, DSP and boot image side by side', async () => {
+    await catalogue.add(image, 'ST2030', '2.74');
+    await catalogue.add(image, 'ST2030', '3.20', 'dsp');
+    await catalogue.add(image, 'ST2030', '1.11', 'boot');
+    await catalogue.add(image, 'ST2030', '3.21', 'dsp');
+    const images = catalogue.images('st2030');
+    assert.deepEqual(Object.fromEntries(Object.entries(images).map(([role, i]) => [role, i.version])), { application: '2.74', dsp: '3.21', boot: '1.11' });
+    assert.equal(catalogue.target('ST2030')?.version, '2.74', 'the application image is the upgrade target');
+    assert.equal(images.dsp?.file, 'ST2030-dsp-3.21.rom');
+    assert.deepEqual(readdirSync(join(dir, 'firmware')).sort(), ['ST2030-2.74.rom', 'ST2030-boot-1.11.rom', 'ST2030-dsp-3.21.rom', 'manifest.json']);
+    assert.deepEqual(catalogue.remove('ST2030', 'dsp').map((i) => i.file), ['ST2030-dsp-3.21.rom']);
+    assert.deepEqual(Object.keys(catalogue.images('ST2030')).sort(), ['application', 'boot']);
+    await assert.rejects(catalogue.add(image, 'ST2030', '1.0', 'Bad Role'), /not a firmware role/);
+    assert.equal(catalogue.remove('ST2030').length, 2, 'without a role every image of the model goes');
   });
 
   it('refuses bad input and leaves the catalogue as it was', async () => {

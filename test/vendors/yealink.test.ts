@@ -102,7 +102,7 @@ describe('Yealink files (golden)', () => {
         const match = plugin.matchFile(file)!;
         const settings = resolveSettings({ site, lines: match.scope === 'device' ? lines : [], server });
         const firmwareUpgrade = modelId === 'T22P' && match.scope === 'device' ? { version: '7.73.0.60', url: 'http://10.20.0.2:8080/prov/firmware/T22P-7.73.0.60.rom' } : undefined;
-        const body = plugin.render({ file, match, model, settings, device: match.scope === 'device' ? { mac: mac as Mac, firmware } : undefined, firmware: firmwareUpgrade }).body.toString('utf8');
+        const body = plugin.render({ file, match, model, settings, device: match.scope === 'device' ? { mac: mac as Mac, firmware } : undefined, firmware: firmwareUpgrade, images: {} }).body.toString('utf8');
         const path = join(golden, `${modelId}-${file}`);
         if (update || !existsSync(path)) {
           mkdirSync(golden, { recursive: true });
@@ -163,7 +163,7 @@ describe('Yealink files (golden)', () => {
       const model = YEALINK_MODELS.find((m) => m.id === 'T22P')!;
       const match = overridden.matchFile('y000000000005.cfg')!;
       assert.throws(
-        () => overridden.render({ file: 'y000000000005.cfg', match, model, settings: resolveSettings({ site: {}, lines: [], server }) }),
+        () => overridden.render({ file: 'y000000000005.cfg', match, model, settings: resolveSettings({ site: {}, lines: [], server }), images: {} }),
         /template yealink\/common\.cfg\.njk: .*undefined/,
       );
     } finally {
