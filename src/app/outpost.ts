@@ -7,14 +7,14 @@ import { join, resolve } from 'node:path';
 import type { Logger } from './log.js';
 import { NotFoundError, UserError } from './errors.js';
 import { checkSiteChange, effectiveSite, provisioningAllow, readSiteFile } from './site.js';
-import { deviceSchema, lineSchema, type SiteFile, type SiteSettings } from '../config/schema.js';
+import { deviceSchema, lineSchema, siteFileSchema, type SiteFile, type SiteSettings } from '../config/schema.js';
 import { formatProblem, lineConflicts, zodProblems, type ModelLookup } from '../config/validate.js';
 import { parseCsv } from '../config/csv.js';
 import { MAC_HINT, formatMac, parseMac, type Mac } from '../net/mac.js';
 import { ManifestFirmwareCatalogue } from '../provisioning/firmware.js';
 import { ProvisioningCatalogue } from '../provisioning/catalogue.js';
 import { Inventory } from '../provisioning/inventory.js';
-import { coerceSettingValue, type LineRecord, type ServerAddress } from '../provisioning/settings.js';
+import { coerceSettingValue, deviceKeyProblem, layerFromDotted, settableKeys, type LineRecord, type ServerAddress } from '../provisioning/settings.js';
 import { Store } from '../store/index.js';
 import type { Device, DeviceOrigin } from '../store/devices.js';
 import { LineInUseError } from '../store/lines.js';
@@ -199,6 +199,52 @@ export class Outpost {
     const device = await this.store.devices.get(mac);
     if (!device) throw new NotFoundError(`no device ${formatMac(mac)} (outpost device list shows them)`);
     return device;
+  }
+
+  /**
+   * A per-device override of a site setting (`network.voiceVlan` 30 for one phone in another VLAN). `raw` is
+   * text as typed (coerced to the key's type) or, from the API, an already typed JSON value. The value is
+   * checked as the site file would check it.
+   */
+  async setDeviceSetting(text: string, key: string, raw: unknown): Promise<{ mac: Mac; value: unknown }> {
+    const device = await this.getDevice(text);
+    const notPerDevice = deviceKeyProblem(key);
+    if (notPerDevice) throw new UserError(notPerDevice);
+    let value: unknown = raw;
+    if (typeof raw === 'string') {
+      const coerced = coerceSettingValue(key, raw);
+      if ('error' in coerced) throw new UserError(coerced.error);
+      value = coerced.value;
+    } else if (!settableKeys().has(key)) {
+      const coerced = coerceSettingValue(key, '');
+      throw new UserError('error' in coerced ? coerced.error : `unknown key "${key}"`);
+    }
+    const checked = siteFileSchema.safeParse(layerFromDotted([[key, value]]));
+    if (!checked.success) throw new UserError(`cannot set ${key} for ${formatMac(device.mac)}:`, zodProblems(checked.error).map(formatProblem));
+    const emergency = key === 'dialplan.emergency' ? (value as string[]) : undefined;
+    const prefix = key === 'dialplan.outsidePrefix' ? (value as string) : undefined;
+    if (emergency || prefix !== undefined) {
+      const site = await this.site();
+      const lines = await this.store.lines.getMany(device.lines);
+      const problems = lineConflicts(lines.map((l) => ({ ...l, path: `line ${l.ext}` })), [], emergency ?? site.dialplan.emergency, prefix ?? site.dialplan.outsidePrefix);
+      if (problems.length) throw new UserError(`cannot set ${key} for ${formatMac(device.mac)}:`, problems.map(formatProblem));
+    }
+    await this.store.devices.setOverrides(device.mac, { ...device.overrides, [key]: value });
+    await this.store.events.add({ type: 'device.updated', mac: device.mac, message: `${formatMac(device.mac)}: ${key} set to ${JSON.stringify(value)} for this device`, data: { key, value } });
+    return { mac: device.mac, value };
+  }
+
+  /** Removes a per-device override: the device follows the site again. */
+  async unsetDeviceSetting(text: string, key: string): Promise<Mac> {
+    const device = await this.getDevice(text);
+    if (!(key in device.overrides)) {
+      const set = Object.keys(device.overrides);
+      throw new NotFoundError(`${formatMac(device.mac)} has no setting of its own for ${key}${set.length ? ` (it has: ${set.join(', ')})` : ''}`);
+    }
+    const { [key]: _gone, ...rest } = device.overrides;
+    await this.store.devices.setOverrides(device.mac, rest);
+    await this.store.events.add({ type: 'device.updated', mac: device.mac, message: `${formatMac(device.mac)}: ${key} follows the site again`, data: { key } });
+    return device.mac;
   }
 
   /**

@@ -91,10 +91,35 @@ export function registerDeviceCommands(program: Command): void {
           ['last seen', d.lastSeen ?? ''],
           ['provisioned', d.provisionedAt ?? ''],
           ...lines.map((l, i): [string, string] => [`account ${i + 1}`, `${l.ext} ${l.name} (user ${l.user}${l.number ? `, number ${l.number}` : ''})`]),
-          ...Object.entries(d.overrides).map(([k, v]): [string, string] => [`override ${k}`, JSON.stringify(v)]),
+          ...Object.entries(d.overrides).map(([k, v]): [string, string] => [`setting ${k}`, `${JSON.stringify(v)} (this device only)`]),
           ['files', files.join(' ')],
         ];
         print(rows.filter(([, v]) => v !== '').map(([k, v]) => `${k.padEnd(12)} ${v}`).join('\n'));
+      });
+    });
+
+  device
+    .command('set')
+    .description('give one device its own value of a site setting, e.g. outpost device set 00:15:65:aa:bb:01 network.voiceVlan 30')
+    .argument('<mac>', 'MAC in any common notation')
+    .argument('<key>', 'dotted key as in the site file (outpost site show lists them)')
+    .argument('<value>', 'the value for this device (lists: 10.20.0.1,10.20.0.2)')
+    .action(async (mac: string, key: string, value: string, _opts: unknown, cmd: Command) => {
+      await withOutpost(cmd.optsWithGlobals<GlobalOptions>(), async (outpost) => {
+        const set = await outpost.setDeviceSetting(mac, key, value);
+        print(`${formatMac(set.mac)}: ${key} = ${JSON.stringify(set.value)} (the device gets it at its next provisioning)`);
+      });
+    });
+
+  device
+    .command('unset')
+    .description('drop a device\'s own value of a setting: it follows the site again')
+    .argument('<mac>', 'MAC in any common notation')
+    .argument('<key>', 'dotted key')
+    .action(async (mac: string, key: string, _opts: unknown, cmd: Command) => {
+      await withOutpost(cmd.optsWithGlobals<GlobalOptions>(), async (outpost) => {
+        const done = await outpost.unsetDeviceSetting(mac, key);
+        print(`${formatMac(done)}: ${key} follows the site again`);
       });
     });
 

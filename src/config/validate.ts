@@ -37,7 +37,7 @@ export function pathOf(path: ReadonlyArray<string | number>): string {
   return out;
 }
 
-function closest(key: string, candidates: readonly string[]): string | undefined {
+export function closest(key: string, candidates: readonly string[]): string | undefined {
   const lower = key.toLowerCase();
   const exact = candidates.find((c) => c.toLowerCase() === lower);
   if (exact) return exact;

@@ -85,6 +85,18 @@ export function apiRouter(deps: { outpost: Outpost; catalogue: ProvisioningCatal
     await outpost.removeDevice(String(req.params.mac));
     res.status(204).end();
   });
+  // Per-device overrides of site settings: PUT {"value": 30} (typed) or {"value": "30"} (text as in the CLI).
+  router.put('/devices/:mac/settings/:key', async (req, res) => {
+    const b = body(req);
+    if (!('value' in b)) throw new UserError('send {"value": ...}, e.g. {"value": 30} for network.voiceVlan');
+    const { mac } = await outpost.setDeviceSetting(String(req.params.mac), String(req.params.key), b.value);
+    const device = (await outpost.store.devices.get(mac))!;
+    res.json({ device: publicDevice(device, catalogue.filesFor(device)) });
+  });
+  router.delete('/devices/:mac/settings/:key', async (req, res) => {
+    await outpost.unsetDeviceSetting(String(req.params.mac), String(req.params.key));
+    res.status(204).end();
+  });
   router.post('/devices/import', async (req, res) => {
     if (typeof req.body !== 'string') throw new UserError('send the CSV file as the request body with Content-Type: text/csv');
     const results = await outpost.importCsv(req.body);

@@ -3,6 +3,7 @@
  * Pure: every layer is handed in; nothing here reads the store or the network.
  */
 import { DEFAULT_SETTINGS, parseHostPort, type SiteSettings } from '../config/schema.js';
+import { closest } from '../config/validate.js';
 
 export type DeepPartial<T> = T extends readonly unknown[] ? T : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
 
@@ -152,13 +153,27 @@ export function settableKeys(defaults: object = DEFAULT_SETTINGS, prefix = ''): 
 }
 
 /**
+ * Site settings that belong to the box, not to what a device's files carry: they cannot be set per device.
+ * Keys are matched as prefixes (`dhcp` covers `dhcp.range`).
+ */
+const SERVER_ONLY = ['admin', 'advertise', 'dhcp', 'firmware', 'provisioning.allow', 'upstream.interval', 'upstream.failures', 'upstream.holdDown'];
+
+/** Why `key` cannot be a per-device setting, or undefined when it can. */
+export function deviceKeyProblem(key: string): string | undefined {
+  const owner = SERVER_ONLY.find((p) => key === p || key.startsWith(`${p}.`));
+  return owner ? `${key} is a setting of the box, not of one device; set it for the site with outpost site set` : undefined;
+}
+
+/**
  * Turns the text a technician types (`site set network.voiceVlan 20`) into a value of the key's type.
  * Returns a message when it cannot.
  */
 export function coerceSettingValue(key: string, raw: string): { value: unknown } | { error: string } {
   const keys = settableKeys();
   if (!keys.has(key)) {
-    const near = [...keys.keys()].filter((k) => k.toLowerCase().includes(key.split('.').pop()!.toLowerCase()));
+    const contains = [...keys.keys()].filter((k) => k.toLowerCase().includes(key.split('.').pop()!.toLowerCase()));
+    const nearest = closest(key, [...keys.keys()]);
+    const near = contains.length ? contains : nearest ? [nearest] : [];
     return { error: `unknown key "${key}"${near.length ? ` (did you mean ${near.join(' or ')}?)` : ''}; outpost site show lists them` };
   }
   const example = keys.get(key);

@@ -483,6 +483,59 @@ describe('cli: site show / set', function () {
   });
 });
 
+describe('cli: device set / unset (per-device settings)', function () {
+  this.timeout(90_000);
+  let data: string;
+  before(async () => {
+    data = tempDir();
+    await addLine111(data);
+    expectExit(await outpost(data, ['device', 'add', '--mac', MAC, '--model', 'SIP-T22P', '--line', '111']), 0, 'device add');
+    expectExit(await outpost(data, ['site', 'set', 'network.voiceVlan', '20']), 0, 'site set network.voiceVlan 20');
+  });
+  after(() => removeDir(data));
+
+  it('device set MAC network.voiceVlan 30: this phone\'s file tags VLAN 30, the site stays 20, device show lists it', async () => {
+    const r = await outpost(data, ['device', 'set', '00-15-65-AA-BB-01', 'network.voiceVlan', '30']);
+    expectExit(r, 0, 'device set network.voiceVlan 30');
+    const rendered = await outpost(data, ['config', 'render', MAC, '001565aabb01.cfg']);
+    assert.match(rendered.stdout, /^network\.vlan\.internet_port_vid = 30$/m);
+    assert.equal((await outpostJson<SiteJson>(data, ['site', 'show', '--json'])).network.voiceVlan, 20);
+    const shown = await outpost(data, ['device', 'show', MAC]);
+    assert.match(shown.stdout, /^setting network\.voiceVlan 30 \(this device only\)$/m);
+    const json = await outpostJson<{ overrides: Record<string, unknown> }>(data, ['device', 'show', MAC, '--json']);
+    assert.deepEqual(json.overrides, { 'network.voiceVlan': 30 });
+  });
+
+  it('bad keys and values: exit 1 with the reason, nothing stored', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['network.voiceVlan', '5000'], /4094/],
+      [['network.voiceVlen', '3'], /unknown key.*voiceVlan/],
+      [['dhcp.range', '10.0.0.1,10.0.0.9'], /setting of the box/],
+      [['admin.password', 'secretsecret'], /setting of the box/],
+      [['dialplan.emergency', '112,111'], /111.*emergency|emergency.*111/],
+      [['fax.t38', 'maybe'], /not true or false/],
+    ];
+    for (const [args, why] of cases) {
+      const r = await outpost(data, ['device', 'set', MAC, ...args]);
+      expectExit(r, 1, `device set ${args.join(' ')}`);
+      assert.match(r.stderr, why, args.join(' '));
+    }
+    const json = await outpostJson<{ overrides: Record<string, unknown> }>(data, ['device', 'show', MAC, '--json']);
+    assert.deepEqual(json.overrides, { 'network.voiceVlan': 30 });
+    const unknown = await outpost(data, ['device', 'set', '001565aabb99', 'network.voiceVlan', '30']);
+    expectExit(unknown, 1, 'device set of an unknown device');
+  });
+
+  it('device unset: the phone follows the site (VLAN 20) again; unsetting again is exit 1', async () => {
+    expectExit(await outpost(data, ['device', 'unset', MAC, 'network.voiceVlan']), 0, 'device unset');
+    const rendered = await outpost(data, ['config', 'render', MAC, '001565aabb01.cfg']);
+    assert.match(rendered.stdout, /^network\.vlan\.internet_port_vid = 20$/m);
+    const again = await outpost(data, ['device', 'unset', MAC, 'network.voiceVlan']);
+    expectExit(again, 1, 'device unset again');
+    assert.match(again.stderr, /no setting of its own/);
+  });
+});
+
 describe('cli: site file validation (--config)', function () {
   this.timeout(90_000);
   let data: string;

@@ -293,6 +293,30 @@ describe('http /api/v1 (real server, debug log to a file)', function () {
     assertError(await api('PATCH', '/site', { 'admin.password': 'another-horse' }), /site file/);
   });
 
+  it('PUT /devices/:mac/settings/:key gives one phone its own VLAN; DELETE returns it to the site; bad ones are 400/404', async function () {
+    const set = await api('PUT', '/devices/00-15-65-AA-BB-02/settings/network.voiceVlan', { value: 30 });
+    assert.equal(set.status, 200, set.text);
+    assert.deepEqual(set.json.device.overrides, { 'network.voiceVlan': 30 });
+    assert.equal(setting((await macFile('001565aabb02.cfg', UA_T22P_BB02)).text, 'network.vlan.internet_port_vid'), '30');
+    assert.equal((await api('GET', '/site')).json.network.voiceVlan, 20, 'the site keeps its VLAN');
+    const asText = await api('PUT', '/devices/001565aabb02/settings/qos.rtpDscp', { value: '40' });
+    assert.equal(asText.status, 200, asText.text);
+    assert.equal(asText.json.device.overrides['qos.rtpDscp'], 40, 'text is coerced to the key\'s type');
+
+    assertError(await api('PUT', '/devices/001565aabb02/settings/network.voiceVlan', { value: 5000 }), /4094/);
+    assertError(await api('PUT', '/devices/001565aabb02/settings/network.voiceVlan', { value: 'thirty' }), /whole number/);
+    assertError(await api('PUT', '/devices/001565aabb02/settings/dhcp.leaseTime', { value: 600 }), /setting of the box/);
+    assertError(await api('PUT', '/devices/001565aabb02/settings/network.voiceVlan', {}), /value/);
+    assertError(await api('PUT', '/devices/001565aabb99/settings/network.voiceVlan', { value: 30 }), /no device/, 404);
+    assert.equal((await api('GET', '/devices/001565aabb02')).json.overrides['network.voiceVlan'], 30, 'refused values changed nothing');
+    assert.equal((await api('PUT', '/devices/001565aabb02/settings/network.voiceVlan', { value: 30 }, { auth: null })).status, 401);
+
+    assert.equal((await api('DELETE', '/devices/001565aabb02/settings/network.voiceVlan')).status, 204);
+    assert.equal((await api('DELETE', '/devices/001565aabb02/settings/qos.rtpDscp')).status, 204);
+    assert.equal(setting((await macFile('001565aabb02.cfg', UA_T22P_BB02)).text, 'network.vlan.internet_port_vid'), '20');
+    assertError(await api('DELETE', '/devices/001565aabb02/settings/network.voiceVlan'), /no setting of its own/, 404);
+  });
+
   it('GET /site masks the admin password', async function () {
     const site = await api('GET', '/site');
     assert.equal(site.status, 200);
