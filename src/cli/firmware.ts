@@ -22,7 +22,7 @@ export function registerFirmwareCommands(program: Command): void {
         const roles = found.model.firmwareRoles ?? [APPLICATION];
         if (!roles.includes(opts.role)) throw new UserError(`the ${found.model.id} takes no "${opts.role}" image; its roles: ${roles.join(', ')}`);
         try {
-          const { image, replaced } = await outpost.firmware.add(file, found.model.id, opts.version, opts.role);
+          const { image, replaced } = await outpost.firmware.add(file, found.model.id, opts.version, opts.role, { keepName: found.model.firmwareKeepsName === true });
           await outpost.store.events.add({
             type: 'firmware.added',
             message: `firmware ${image.version} for ${image.model}${image.role ? ` (${image.role})` : ''} added${replaced ? ` (replaces ${replaced.version})` : ''}`,

@@ -139,7 +139,7 @@ export class ManifestFirmwareCatalogue implements FirmwareCatalogue {
    * Copies `source` into the catalogue as the `role` image of `model` (already the canonical id) and records
    * it. The manifest is written last, atomically: a failure leaves the catalogue as it was.
    */
-  async add(source: string, model: string, version: string, role: string = APPLICATION): Promise<{ image: FirmwareImage; replaced?: FirmwareImage | undefined }> {
+  async add(source: string, model: string, version: string, role: string = APPLICATION, options: { keepName?: boolean } = {}): Promise<{ image: FirmwareImage; replaced?: FirmwareImage | undefined }> {
     if (!ROLE.test(role)) throw new FirmwareError(`"${role}" is not a firmware role: a lowercase word such as application or dsp`);
     if (!VERSION.test(version)) throw new FirmwareError(`"${version}" is not a firmware version: use dotted numbers as the vendor writes them, e.g. 7.73.0.50`);
     let size: number;
@@ -154,7 +154,7 @@ export class ManifestFirmwareCatalogue implements FirmwareCatalogue {
     if (size === 0) throw new FirmwareError(`${source} is empty`);
     mkdirSync(this.dir, { recursive: true });
     this.reload();
-    const file = `${model}-${role === APPLICATION ? '' : `${role}-`}${version}${extname(source).replace(/[^.A-Za-z0-9]/g, '') || '.bin'}`;
+    const file = options.keepName ? vendorName(source, model, role, this.list_) : `${model}-${role === APPLICATION ? '' : `${role}-`}${version}${extname(source).replace(/[^.A-Za-z0-9]/g, '') || '.bin'}`;
     const staging = join(this.dir, `.${file}.${process.pid}.tmp`);
     try {
       copyFileSync(source, staging);
@@ -190,6 +190,17 @@ export class ManifestFirmwareCatalogue implements FirmwareCatalogue {
     this.loadedMtime = -1;
     this.reload();
   }
+}
+
+/** The vendor's own file name, when it is a plain name no other model's image uses. */
+function vendorName(source: string, model: string, role: string, images: readonly FirmwareImage[]): string {
+  const name = basename(source);
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(name) || name === MANIFEST) {
+    throw new FirmwareError(`the ${model} reads its image's version from the file name, so it is kept: rename "${name}" to letters, digits, dots, dashes and underscores only`);
+  }
+  const taken = images.find((i) => i.file === name && !(i.model === model && roleOf(i) === role));
+  if (taken) throw new FirmwareError(`${name} is already the ${roleOf(taken)} image of ${taken.model}`);
+  return name;
 }
 
 function removeQuietly(path: string): void {

@@ -12,7 +12,7 @@ export interface VendorOptions {
 }
 
 export function createVendors(options: VendorOptions = {}): VendorPlugin[] {
-  return [createYealinkPlugin(options), createThomsonPlugin(), createMediatrixPlugin()];
+  return [createYealinkPlugin(options), createThomsonPlugin(options), createMediatrixPlugin()];
 }
 
 const VENDOR_WORDS = /^(yealink|well|thomson|technicolor|mediatrix)[\s-]*/i;

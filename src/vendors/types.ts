@@ -28,6 +28,11 @@ export interface ModelSpec {
    * script.
    */
   readonly firmwareRoles?: readonly string[];
+  /**
+   * Whether images keep the vendor's file name in the catalogue (Thomson phones read the version from the
+   * names the .inf gives them); otherwise they are stored as `<model>-<version>.<ext>`.
+   */
+  readonly firmwareKeepsName?: boolean;
 }
 
 /** What one request (HTTP or TFTP) tells about the device that made it. */
