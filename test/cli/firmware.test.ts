@@ -35,7 +35,7 @@ describe('cli: firmware add, list, remove', function () {
     assert.deepEqual(images.map((i) => [i.model, i.version, i.file, i.size, i.sha256]), [['T22P', '7.73.0.60', 'T22P-7.73.0.60.rom', 10_000, sha]]);
     assert.ok(readFileSync(join(firmwareDir(), 'T22P-7.73.0.60.rom')).equals(Buffer.alloc(10_000, 0x5a)));
     const text = await outpost(data, ['firmware', 'list']);
-    assert.match(text.stdout, /^T22P\s+7\.73\.0\.60\s+T22P-7\.73\.0\.60\.rom\s+10000/m);
+    assert.match(text.stdout, /^T22P\s+application\s+7\.73\.0\.60\s+T22P-7\.73\.0\.60\.rom\s+10000/m);
   });
 
   it('refuses a missing file, an unknown model and a bad version, and changes nothing', async () => {
@@ -69,5 +69,30 @@ describe('cli: firmware add, list, remove', function () {
     const again = await outpost(data, ['firmware', 'remove', 'T22P']);
     assert.equal(again.code, 1);
     assert.match(again.stderr, /no firmware for T22P/);
+  });
+
+  it('a Thomson takes application, dsp, boot and telephony images under the vendor\'s file names; a Yealink takes no dsp', async () => {
+    const app = join(data, 'v2030SG.R11.1.SED.101223.2.74.zz');
+    const dsp = join(data, 'v2030_dsp_R11.1_SED_v320.zz');
+    writeFileSync(app, Buffer.alloc(5000, 1));
+    writeFileSync(dsp, Buffer.alloc(3000, 2));
+    assert.equal((await outpost(data, ['firmware', 'add', app, '--model', 'ST2030', '--version', '2.74'])).code, 0);
+    const r = await outpost(data, ['firmware', 'add', dsp, '--model', 'Thomson ST2030', '--version', '3.20', '--role', 'dsp']);
+    assert.equal(r.code, 0, describeRun(r));
+    assert.match(r.stdout, /ST2030 dsp 3\.20 added as v2030_dsp_R11\.1_SED_v320\.zz/);
+    const images = await outpostJson<Array<Image & { role?: string }>>(data, ['firmware', 'list', '--json']);
+    assert.deepEqual(images.map((i) => [i.model, i.role ?? 'application', i.file]), [
+      ['ST2030', 'application', 'v2030SG.R11.1.SED.101223.2.74.zz'],
+      ['ST2030', 'dsp', 'v2030_dsp_R11.1_SED_v320.zz'],
+    ]);
+    const wrong = await outpost(data, ['firmware', 'add', dsp, '--model', 'T22P', '--version', '3.20', '--role', 'dsp']);
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /T22P takes no "dsp" image; its roles: application/);
+    const clash = await outpost(data, ['firmware', 'add', dsp, '--model', 'ST2022', '--version', '3.20', '--role', 'dsp']);
+    assert.equal(clash.code, 1, 'the same vendor file name cannot be two models\' images');
+    assert.match(clash.stderr, /already the dsp image of ST2030/);
+    const one = await outpost(data, ['firmware', 'remove', 'ST2030', '--role', 'dsp']);
+    assert.equal(one.code, 0, describeRun(one));
+    assert.deepEqual((await outpostJson<Image[]>(data, ['firmware', 'list', '--json'])).map((i) => i.file), ['v2030SG.R11.1.SED.101223.2.74.zz']);
   });
 });
