@@ -28,6 +28,17 @@ export function serverAddressOn(site: SiteSettings, advertised: string): string 
 }
 
 const knownMemo = new WeakMap<object, Map<string, KnownDevice>>();
+const handoffMemo = new WeakMap<object, Map<string, KnownDevice>>();
+
+/** The same, for the hand-off segment: no reservations there (they are addresses of the voice subnet). */
+function handoffDevices(snapshot: Snapshot, outpost: Outpost): Map<string, KnownDevice> {
+  let known = handoffMemo.get(snapshot.devices);
+  if (!known) {
+    known = new Map([...knownDevices(snapshot, outpost)].map(([mac, d]) => [mac, { ...d, address: undefined }]));
+    handoffMemo.set(snapshot.devices, known);
+  }
+  return known;
+}
 
 /** The inventory as the DHCP server sees it, built once per inventory snapshot. */
 function knownDevices(snapshot: Snapshot, outpost: Outpost): Map<string, KnownDevice> {
@@ -36,7 +47,12 @@ function knownDevices(snapshot: Snapshot, outpost: Outpost): Map<string, KnownDe
     known = new Map();
     for (const [mac, device] of snapshot.devices) {
       const found = device.model ? outpost.models.find(device.model) : undefined;
-      known.set(mac, { address: device.address, recognition: found ? { vendor: found.vendor, model: found.model.id, by: 'inventory' } : undefined });
+      const vlan = device.overrides['network.voiceVlan'];
+      known.set(mac, {
+        address: device.address,
+        recognition: found ? { vendor: found.vendor, model: found.model.id, by: 'inventory' } : undefined,
+        voiceVlan: typeof vlan === 'number' ? vlan : undefined,
+      });
     }
     knownMemo.set(snapshot.devices, known);
   }
@@ -105,6 +121,8 @@ async function startUntagged(site: SiteSettings, opts: { outpost: Outpost; where
     clientPort: opts.port + 1,
     bindToDevice: binder,
     setArp: arpOn(u.interface),
+    // Known devices pass the phones-only filter and may have a VLAN of their own.
+    known: async () => handoffDevices(await opts.outpost.inventory.current(), opts.outpost),
     onlyOptions: [1, 132],
   });
   await server.start();

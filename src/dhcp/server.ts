@@ -49,6 +49,8 @@ export interface DhcpCounters {
 export interface KnownDevice {
   recognition?: Recognition | undefined;
   address?: string | undefined;
+  /** The device's own voice VLAN (`device set MAC network.voiceVlan N`), told in option 132 instead of the site's. */
+  voiceVlan?: number | undefined;
 }
 
 export interface DhcpServerOptions {
@@ -303,7 +305,16 @@ export class DhcpServer {
   private reply(msg: DhcpMessage, type: number, yiaddr: string, recognised: Recognition | undefined, nakMessage?: string, inform = false): void {
     const socket = this.socket;
     if (!socket) return;
-    const ctx = { site: this.options.site, serverId: this.options.serverId, subnetMask: this.mask, where: this.options.where, leaseSeconds: this.options.site.dhcp.leaseTime };
+    const site = this.options.site;
+    const mac = chaddrMac(msg);
+    const ownVlan = mac === undefined ? undefined : this.lastInventory?.get(mac)?.voiceVlan;
+    const ctx = {
+      site: ownVlan === undefined ? site : { ...site, network: { ...site.network, voiceVlan: ownVlan } },
+      serverId: this.options.serverId,
+      subnetMask: this.mask,
+      where: this.options.where,
+      leaseSeconds: site.dhcp.leaseTime,
+    };
     const options =
       type === MessageType.NAK
         ? new Map<number, Buffer>([

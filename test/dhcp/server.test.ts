@@ -96,8 +96,18 @@ describe('DHCP server rules', function () {
 
   describe('with phonesOnly', () => {
     let h: Harness;
-    before(async () => (h = await harness(true, new Map([['02aabbccdd01', { address: '127.0.0.105', recognition: { vendor: yealink, model: 'T22P', by: 'inventory' } }]]))));
+    before(async () => (h = await harness(true, new Map<string, KnownDevice>([
+      ['02aabbccdd01', { address: '127.0.0.105', recognition: { vendor: yealink, model: 'T22P', by: 'inventory' } }],
+      ['001565000077', { recognition: { vendor: yealink, model: 'T22P', by: 'inventory' }, voiceVlan: 30 }],
+    ]))));
     after(() => h.close());
+
+    it('tells a device with a VLAN of its own (device set ... network.voiceVlan 30) that VLAN in option 132; the others the site\'s', async () => {
+      const own = await h.ask(msg(MessageType.DISCOVER, '001565000077', [...YEALINK, [Option.PARAMETER_LIST, Buffer.from([1, 132])]]));
+      assert.equal(own.reply!.options.get(132)?.readUInt32BE(0), 30);
+      const other = await h.ask(msg(MessageType.DISCOVER, '001565000078', [...YEALINK, [Option.PARAMETER_LIST, Buffer.from([1, 132])]]));
+      assert.equal(other.reply!.options.get(132)?.readUInt32BE(0), 20);
+    });
 
     it('answers a phone, in the order of its parameter list, with what it asked for and its provisioning URL', async () => {
       const { reply, to } = await h.ask(msg(MessageType.DISCOVER, '001565000001', [...YEALINK, [Option.PARAMETER_LIST, Buffer.from([42, 1, 3, 100, 132])]]));
