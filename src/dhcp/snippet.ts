@@ -12,7 +12,10 @@ export type SnippetFormat = 'kea' | 'isc' | 'dnsmasq';
 
 interface VendorRule {
   name: string;
+  /** Prefixes of option 60. */
   vendorClass: string[];
+  /** Whole values of option 60 (a model's class; a prefix could match a longer model name). */
+  vendorClassExact?: string[];
   userClass: string[];
   ouis: string[];
   options: Array<[number, Buffer]>;
@@ -32,12 +35,16 @@ function vendorRules(vendors: readonly VendorPlugin[], where: ProvisioningLocati
     const shared = vendor.dhcp.provisioningOptions(where);
     const modelSpecific = perModel.some((p) => JSON.stringify(p.options) !== JSON.stringify(shared));
     const vc = vendor.dhcp.vendorClass.map(literalPrefix).filter((s): s is string => !!s);
-    if (!modelSpecific) {
-      rules.push({ name: vendor.id, vendorClass: vc, userClass: [], ouis: [...vendor.macPrefixes], options: shared });
-      continue;
+    // Options that differ by model (Thomson's .inf URL, a Mediatrix v5's option 43): a rule per such model,
+    // matched by the exact class it sends, ahead of the vendor's shared rule.
+    if (modelSpecific && vendor.dhcp.classOf) {
+      for (const { model, options } of perModel) {
+        if (JSON.stringify(options) === JSON.stringify(shared)) continue;
+        const cls = vendor.dhcp.classOf(model);
+        rules.push({ name: `${vendor.id}-${model.toLowerCase()}`, vendorClass: [], vendorClassExact: cls.vendorClass ? [cls.vendorClass] : [], userClass: cls.userClass ? [cls.userClass] : [], ouis: [], options });
+      }
     }
-    // Options that name the model (Thomson's .inf URL): one rule per model, matched by its user class.
-    for (const { model, options } of perModel) rules.push({ name: `${vendor.id}-${model.toLowerCase()}`, vendorClass: [], userClass: [`${vendor.name.split(' ')[0]} ${model}S`], ouis: [], options });
+    if (shared.length) rules.push({ name: vendor.id, vendorClass: vc, userClass: [], ouis: [...vendor.macPrefixes], options: shared });
   }
   return rules;
 }
@@ -62,6 +69,7 @@ function keaSnippet(site: SiteSettings, subnet: string, range: readonly string[]
   const test = (r: VendorRule) =>
     [
       ...r.vendorClass.map((v) => `substring(option[60].hex,0,${v.length}) == '${v}'`),
+      ...(r.vendorClassExact ?? []).map((v) => `option[60].hex == '${v}'`),
       ...r.userClass.map((u) => `option[77].hex == '${u}'`),
       ...r.ouis.map((o) => `substring(pkt4.mac,0,3) == 0x${o.toUpperCase()}`),
     ].join(' or ');
@@ -104,6 +112,7 @@ function iscSnippet(subnet: string, mask: string, range: readonly string[], comm
   for (const r of rules) {
     const tests = [
       ...r.vendorClass.map((v) => `substring(option vendor-class-identifier, 0, ${v.length}) = "${v}"`),
+      ...(r.vendorClassExact ?? []).map((v) => `option vendor-class-identifier = "${v}"`),
       ...r.userClass.map((u) => `option user-class = "${u}"`),
       ...r.ouis.map((o) => `substring(hardware, 1, 3) = ${o.match(/../g)!.join(':')}`),
     ];
@@ -131,7 +140,8 @@ function dnsmasqSnippet(range: readonly string[], mask: string, common: Map<numb
   if (range.length) lines.push(`dhcp-range=${range[0]},${range[1]},${mask}`);
   for (const [code, value] of common) lines.push(`dhcp-option=${code},${dnsmasqValue(code, value)}`);
   for (const r of rules) {
-    for (const v of r.vendorClass) lines.push(`dhcp-vendorclass=set:outpost-${r.name},${v}`);
+    // dnsmasq matches vendor classes as substrings: an exact class is the best it can do.
+    for (const v of [...r.vendorClass, ...(r.vendorClassExact ?? [])]) lines.push(`dhcp-vendorclass=set:outpost-${r.name},${v}`);
     for (const u of r.userClass) lines.push(`dhcp-userclass=set:outpost-${r.name},${u}`);
     for (const o of r.ouis) lines.push(`dhcp-mac=set:outpost-${r.name},${o.match(/../g)!.join(':')}:*:*:*`);
     for (const [code, value] of r.options) lines.push(`dhcp-option-force=tag:outpost-${r.name},${code},${dnsmasqValue(code, value)}`);

@@ -12,7 +12,7 @@ export interface VendorOptions {
 }
 
 export function createVendors(options: VendorOptions = {}): VendorPlugin[] {
-  return [createYealinkPlugin(options), createThomsonPlugin(options), createMediatrixPlugin()];
+  return [createYealinkPlugin(options), createThomsonPlugin(options), createMediatrixPlugin(options)];
 }
 
 const VENDOR_WORDS = /^(yealink|well|thomson|technicolor|mediatrix)[\s-]*/i;

@@ -99,6 +99,11 @@ export interface DhcpIdentity {
   userClass: readonly RegExp[];
   /** The model a vendor or user class names, when it names one. */
   modelFromClass?(text: string): string | undefined;
+  /**
+   * The class a device of `model` sends, as a router can match it exactly (Thomson: user class
+   * `Thomson ST2030S`; Mediatrix v5: vendor class `Mediatrix 4102`). Needed when the options differ by model.
+   */
+  classOf?(model: string): { vendorClass?: string; userClass?: string };
   /** The options (43, 66, 67, ...) that tell these devices where their files are; `model` when known. */
   provisioningOptions(where: ProvisioningLocation, model?: string): Array<[number, Buffer]>;
 }

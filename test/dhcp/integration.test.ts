@@ -253,12 +253,12 @@ describe('DHCP integration in network namespaces', function () {
       assert.equal(u.bound?.tftp, SERVER);
     });
 
-    it('(3) a Mediatrix (dhclient, vendor class "Mediatrix 4102") gets 66 and 67', async () => {
+    it('(3) a Mediatrix DGW (dhclient, vendor class "Mediatrix 4102S") gets 66 and 67', async () => {
       await lab.setMac(C, pair.clientIf, '02:00:00:00:41:02');
       const r = await dhclient(lab, C, pair.clientIf, [
         'option tftp66 code 66 = text;',
         'option boot67 code 67 = text;',
-        'send vendor-class-identifier "Mediatrix 4102";',
+        'send vendor-class-identifier "Mediatrix 4102S";',
         'request subnet-mask, routers, domain-name-servers, tftp66, boot67;',
       ]);
       assert.equal(r.code, 0, describeRun(r));
@@ -269,6 +269,19 @@ describe('DHCP integration in network namespaces', function () {
       assert.equal(b.new_boot67, `${PROV}%mac%.cfg`);
       assert.equal(b.new_routers, '10.20.0.1');
       seen.mediatrix = b.new_ip_address;
+    });
+
+    it('(3b) a Mediatrix v5 (vendor class "Mediatrix 4102") gets option 43 with sub-option 201: the configuration server', async () => {
+      const a = await agent();
+      const xid = newXid();
+      a.send(clientMessage(MessageType.DISCOVER, { mac: '02:00:00:00:41:05', xid, options: [[Option.VENDOR_CLASS, Buffer.from('Mediatrix 4102')], [Option.PARAMETER_LIST, Buffer.from([1, 3, 43])]] }));
+      const offer = await a.reply(xid, MessageType.OFFER);
+      assert.ok(offer, 'no OFFER for the v5 unit');
+      const o43 = offer.msg.options.get(43);
+      assert.ok(o43, 'option 43');
+      assert.equal(o43.subarray(0, 2).toString('hex'), 'c906', 'sub-option 201, 6 bytes');
+      assert.equal([...o43.subarray(2, 6)].join('.'), SERVER, 'the configuration server is Outpost');
+      assert.ok(o43.readUInt16BE(6) > 0, 'and its TFTP port');
     });
 
     it('(4) a PC (vendor class "MSFT 5.0", MAC 02:aa:bb:cc:dd:ee) gets no answer at all under phonesOnly', async () => {
@@ -307,7 +320,7 @@ describe('DHCP integration in network namespaces', function () {
       const mediatrix = list.find((d) => d.mac === '020000004102')!;
       assert.equal(mediatrix.state, 'discovered');
       assert.equal(mediatrix.vendor, 'Mediatrix');
-      assert.equal(mediatrix.model, '4102S', 'model from the vendor class "Mediatrix 4102"');
+      assert.equal(mediatrix.model, '4102S', 'model from the vendor class "Mediatrix 4102S"');
       const events = await dbAll<{ mac: string }>(outpost.dbFile, "SELECT mac FROM events WHERE type = 'device.discovered'");
       for (const mac of ['001565100001', '020000002030', '020000004102']) assert.ok(events.some((e) => e.mac === mac), `a device.discovered event for ${mac}`);
     });

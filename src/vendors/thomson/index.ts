@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { parseMac, type Mac } from '../../net/mac.js';
 import { TemplateSet } from '../../provisioning/templates.js';
+import { transliterate } from '../../provisioning/text.js';
 import { zoneRule } from '../../provisioning/timezone.js';
 import type { DeviceHint, FileMatch, ModelSpec, RenderInput, RenderedFile, VendorPlugin } from '../types.js';
 import { UNVERIFIED } from './unverified.js';
@@ -47,20 +48,9 @@ export function thomsonDeviceFile(model: ModelSpec, mac: Mac): string {
   return `${prefixOf(model)}_${mac.toUpperCase()}.txt`;
 }
 
-/**
- * Text in ISO-8859-1: what Latin-1 has stays (á, é, ü), other letters lose their accents (ř -> r, č -> c), and
- * anything left is `?`.
- */
+/** Text in ISO-8859-1: what Latin-1 has stays (á, é, ü), other letters lose their accents (ř -> r), the rest is `?`. */
 export function toLatin1(text: string): Buffer {
-  let out = '';
-  for (const ch of text) {
-    if (ch.codePointAt(0)! <= 0xff) out += ch;
-    else {
-      const plain = ch.normalize('NFD').replace(/[\u0300-\u036f]/g, '');
-      out += [...plain].every((c) => c.codePointAt(0)! <= 0xff) ? plain : '?';
-    }
-  }
-  return Buffer.from(out, 'latin1');
+  return Buffer.from(transliterate(text, 0xff), 'latin1');
 }
 
 const SN_PLACEHOLDER = '@@CONFIG_SN@@';
@@ -147,6 +137,7 @@ export function createThomsonPlugin(options: { templateOverrides?: string | unde
       vendorClass: [/Thomson/],
       userClass: [/^Thomson ST20(22|30)S?$/i],
       modelFromClass: (text) => /ST20(22|30)/i.exec(text)?.[0]?.toUpperCase(),
+      classOf: (model) => ({ userClass: `Thomson ${model}S` }),
       // Option 43 is the plain URL of the model's .inf (not sub-options); 66 names the TFTP server too.
       provisioningOptions: (where, model) => [
         ...(model ? ([[43, Buffer.from(`${where.httpUrl}${model}S.inf`, 'ascii')]] as Array<[number, Buffer]>) : []),
