@@ -1,5 +1,6 @@
 /** Prometheus metrics, on a registry of our own (tests run several servers in one process). */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { SipService } from '../sip/service.js';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -61,6 +62,49 @@ export class Metrics {
       registers: [this.registry],
       collect() {
         if (blockedClients) this.set(blockedClients());
+      },
+    });
+  }
+
+  /** SIP figures, read from the service's counters at each scrape. */
+  watchSip(sip: SipService): void {
+    new Gauge({
+      name: 'outpost_sip_registrations',
+      help: 'Live registrations (bindings of a line to a contact)',
+      registers: [this.registry],
+      collect() {
+        this.set(sip.book.size());
+      },
+    });
+    new Gauge({
+      name: 'outpost_sip_register_requests',
+      help: 'REGISTER requests since start, by outcome (ok, challenged, stale, failed, rejected, error)',
+      labelNames: ['result'] as const,
+      registers: [this.registry],
+      collect() {
+        for (const [result, n] of Object.entries(sip.counters.registers)) this.set({ result }, n);
+      },
+    });
+    new Gauge({
+      name: 'outpost_sip_messages',
+      help: 'SIP messages since start: received, malformed, answered 400, dropped, tarpitted',
+      labelNames: ['kind'] as const,
+      registers: [this.registry],
+      collect() {
+        const t = sip.transport.counters;
+        const c = sip.counters;
+        for (const [kind, n] of Object.entries({ received: t.received, sent: t.sent, malformed: c.malformed, answered400: c.answered400, dropped: c.dropped, tarpitted: c.tarpitted })) this.set({ kind }, n);
+      },
+    });
+    new Gauge({
+      name: 'outpost_sip_transactions',
+      help: 'SIP transactions alive now',
+      labelNames: ['side'] as const,
+      registers: [this.registry],
+      collect() {
+        const size = sip.layer.size();
+        this.set({ side: 'server' }, size.server);
+        this.set({ side: 'client' }, size.client);
       },
     });
   }

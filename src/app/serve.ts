@@ -17,6 +17,7 @@ import { TransferSlots } from '../provisioning/admission.js';
 import { TftpService } from '../tftp/server.js';
 import { DhcpServer, probeOtherServers } from '../dhcp/server.js';
 import { startDhcp } from './dhcp.js';
+import { SipService } from '../sip/service.js';
 
 export interface ServeOptions extends OutpostOptions {
   bind: string;
@@ -39,6 +40,9 @@ export interface RunningOutpost {
   httpPort: number;
   /** The bound TFTP port, when TFTP runs. */
   tftpPort: number | undefined;
+  /** The SIP service, when it runs. */
+  sip: SipService | undefined;
+  sipPort: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -92,13 +96,15 @@ export async function serve(options: ServeOptions): Promise<RunningOutpost> {
       firmwareInFlight: () => firmwareSlots.inFlight,
     });
     const services: Record<string, ServiceState> = {};
+    let sip: SipService | undefined;
     const handler = createHttpHandler({
       outpost,
       catalogue,
       metrics,
       log,
       adminPassword: () => adminPasswordNow(),
-      status: () => statusReport(outpost, services, startedAt),
+      status: () => statusReport(outpost, services, startedAt, sip && { registrations: () => sip!.book.size() }),
+      registrations: () => sip?.registrations() ?? [],
       firmwareSlots,
       healthy: () => Object.values(services).every((s) => s.state === 'up' || s.reason !== 'failed'),
     });
@@ -162,15 +168,30 @@ export async function serve(options: ServeOptions): Promise<RunningOutpost> {
         (err: Error) => log.warn({ err: err.message }, 'could not probe for other DHCP servers'),
       );
     } else services.dhcp = { state: 'off', reason: 'disabled' };
-    for (const [name, wanted] of [['sip', options.sip], ['mdns', options.mdns]] as const) {
-      services[name] = { state: 'off', reason: wanted ? 'not in this version yet' : 'disabled' };
-      if (wanted) options.out(`off ${name}: not in this version yet`);
-    }
+    if (options.sip) {
+      sip = new SipService({ host: options.bind, port: options.sipPort, store: outpost.store, inventory: outpost.inventory, vendors: outpost.vendors, log });
+      metrics.watchSip(sip);
+      try {
+        const bound = await sip.start();
+        address.sipPort = bound.port;
+        services.sip = { state: 'up', address: `${options.bind}:${bound.port}` };
+        options.out(`ready sip sip:${host}:${bound.port} udp+tcp (bound to ${options.bind}:${bound.port})`);
+      } catch (err) {
+        for (const d of dhcpServers) await d.stop();
+        await tftp?.stop();
+        http.closeAllConnections();
+        await new Promise<void>((resolve) => http.close(() => resolve()));
+        throw portError('SIP', '--sip-port', options.sipPort, options.bind, err);
+      }
+    } else services.sip = { state: 'off', reason: 'disabled' };
+    services.mdns = { state: 'off', reason: options.mdns ? 'not in this version yet' : 'disabled' };
+    if (options.mdns) options.out('off mdns: not in this version yet');
     await outpost.store.events.add({ type: 'service.started', message: `Outpost started; provisioning at http://${host}:${httpPort}/prov/` });
 
     let stopping: Promise<void> | undefined;
     const stop = () =>
       (stopping ??= (async () => {
+        await sip?.stop();
         for (const d of dhcpServers) await d.stop();
         await tftp?.stop();
         http.closeIdleConnections();
@@ -181,7 +202,7 @@ export async function serve(options: ServeOptions): Promise<RunningOutpost> {
         await outpost.store.events.add({ type: 'service.stopped', message: 'Outpost stopped' }).catch(() => undefined);
         await outpost.close();
       })());
-    return { outpost, http, httpPort, tftpPort: tftp ? address.tftpPort : undefined, stop };
+    return { outpost, http, httpPort, tftpPort: tftp ? address.tftpPort : undefined, sip, sipPort: sip ? address.sipPort : undefined, stop };
   } catch (err) {
     await outpost.close();
     throw err;

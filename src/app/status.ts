@@ -14,13 +14,13 @@ export interface StatusReport {
   startedAt?: string | undefined;
 }
 
-export async function statusReport(outpost: Outpost, services: Record<string, ServiceState>, startedAt?: string): Promise<StatusReport> {
+export async function statusReport(outpost: Outpost, services: Record<string, ServiceState>, startedAt?: string, sip?: { registrations(): number }): Promise<StatusReport> {
   const site = await outpost.site();
   return {
-    // The upstream monitor and the registrar come with the SIP core; until then nothing is claimed.
+    // The upstream monitor comes with survival mode; until then nothing is claimed about the Centrex.
     upstream: 'unknown',
     mode: 'normal',
-    registrations: 0,
+    registrations: sip ? sip.registrations() : (await outpost.store.bindings.list()).filter((b) => b.expiresAt > Date.now()).length,
     services,
     devices: await outpost.store.devices.count(),
     lines: (await outpost.store.lines.list()).length,

@@ -149,6 +149,20 @@ export const siteFileSchema = z
       .partial()
       .strict()
       .default({}),
+    sip: z
+      .object({
+        maxContacts: int(1, 100, 'registered contacts a line may have at once'),
+        minExpires: int(10, 3600, 'seconds; shorter registrations are answered 423'),
+        maxExpires: int(60, 86400, 'seconds; longer registrations are cut to this'),
+        defaultExpires: int(60, 86400, 'seconds, when a REGISTER names none'),
+        maxConnections: int(1, 100000, 'TCP connections at once'),
+        algorithms: z
+          .array(z.enum(['MD5', 'SHA-256'], { errorMap: () => ({ message: 'must be MD5 or SHA-256' }) }))
+          .min(1, 'name at least one digest algorithm'),
+      })
+      .partial()
+      .strict()
+      .default({}),
     dhcp: z
       .object({
         enabled: z.boolean(),
@@ -195,6 +209,15 @@ export const DEFAULT_SETTINGS = {
   fax: { t38: true, redundancy: 2, ecm: true },
   provisioning: { allow: [] as string[], recheckMinutes: 1440 },
   firmware: { maxConcurrent: 20 },
+  sip: {
+    maxContacts: 5,
+    minExpires: 60,
+    maxExpires: 3600,
+    defaultExpires: 3600,
+    maxConnections: 1000,
+    /** Digest challenges in this order: old phones (Yealink T2x, Thomson ST20xx) read only the first. */
+    algorithms: ['MD5', 'SHA-256'] as Array<'MD5' | 'SHA-256'>,
+  },
   dhcp: {
     enabled: false,
     interface: '',

@@ -225,7 +225,7 @@ export function validateSiteFile(input: unknown, ctx: SiteCheckContext): Validat
   // Cross-checks run on every part that is valid on its own, so one mistake does not hide the others.
   const parts = parsed.success ? wholeFile(parsed.data) : salvage(input);
   problems.push(...crossProblems(parts, ctx));
-  if (parsed.success) problems.push(...dhcpProblems(parsed.data));
+  if (parsed.success) problems.push(...dhcpProblems(parsed.data), ...sipProblems(parsed.data));
   return problems.length || !parsed.success ? { ok: false, problems } : { ok: true, value: parsed.data };
 }
 
@@ -353,6 +353,17 @@ export function lineConflicts(
     const userOwner = users.get(c.user);
     if (userOwner) problems.push({ path: `${c.path}.user`, message: `SIP user ${c.user} is already used by ${userOwner}` });
     else users.set(c.user, `line ${c.ext} (${c.path})`);
+  }
+  return problems;
+}
+
+/** The registration limits must nest: min <= default <= max (defaults fill what the file leaves out). */
+function sipProblems(file: SiteFile): Problem[] {
+  const sip = { ...DEFAULT_SETTINGS.sip, ...file.sip };
+  const problems: Problem[] = [];
+  if (sip.minExpires > sip.maxExpires) problems.push({ path: 'sip.minExpires', message: `${sip.minExpires} is above sip.maxExpires (${sip.maxExpires})` });
+  if (sip.defaultExpires < sip.minExpires || sip.defaultExpires > sip.maxExpires) {
+    problems.push({ path: 'sip.defaultExpires', message: `${sip.defaultExpires} must lie between sip.minExpires (${sip.minExpires}) and sip.maxExpires (${sip.maxExpires})` });
   }
   return problems;
 }

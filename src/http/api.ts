@@ -7,6 +7,7 @@ import type { Device } from '../store/devices.js';
 import { formatMac } from '../net/mac.js';
 import type { ProvisioningCatalogue } from '../provisioning/catalogue.js';
 import type { StatusReport } from '../app/status.js';
+import type { RegistrationView } from '../sip/service.js';
 
 export function publicLine(line: Line) {
   const { password: _password, ...rest } = line;
@@ -21,7 +22,7 @@ export function maskSite<T extends { admin: { password: string } }>(site: T): T 
   return { ...site, admin: { password: site.admin.password ? '********' : '' } };
 }
 
-export function apiRouter(deps: { outpost: Outpost; catalogue: ProvisioningCatalogue; status: () => Promise<StatusReport> }): express.Router {
+export function apiRouter(deps: { outpost: Outpost; catalogue: ProvisioningCatalogue; status: () => Promise<StatusReport>; registrations?: () => RegistrationView[] }): express.Router {
   const { outpost, catalogue } = deps;
   const router = express.Router();
   router.use(express.json({ limit: '1mb' }));
@@ -29,6 +30,11 @@ export function apiRouter(deps: { outpost: Outpost; catalogue: ProvisioningCatal
 
   router.get('/status', async (_req, res) => {
     res.json(await deps.status());
+  });
+
+  // Live registrations: each line's contacts, where they came from and the device they belong to.
+  router.get('/registrations', (_req, res) => {
+    res.json(deps.registrations?.() ?? []);
   });
 
   router.get('/lines', async (_req, res) => {

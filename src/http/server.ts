@@ -9,6 +9,7 @@ import type { ProvisioningCatalogue } from '../provisioning/catalogue.js';
 import { apiRouter } from './api.js';
 import { basicAuth } from './auth.js';
 import { firmwareRouter, provisioningHandler } from './prov.js';
+import type { RegistrationView } from '../sip/service.js';
 import type { TransferSlots } from '../provisioning/admission.js';
 
 export interface HttpDeps {
@@ -20,6 +21,8 @@ export interface HttpDeps {
   status: () => Promise<StatusReport>;
   healthy: () => boolean;
   firmwareSlots: TransferSlots;
+  /** Live SIP registrations, when the SIP service runs. */
+  registrations?: () => RegistrationView[];
 }
 
 export function createHttpApp(deps: HttpDeps): express.Express {
@@ -52,7 +55,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
       void deps.outpost.store.events.add({ type: 'api.auth_failed', level: 'warn', message: `API request without valid credentials from ${req.socket.remoteAddress ?? '?'}`, data: { ip: req.socket.remoteAddress } });
     }
   };
-  app.use('/api/v1', basicAuth(deps.adminPassword, onAuthFailure), apiRouter({ outpost: deps.outpost, catalogue: deps.catalogue, status: deps.status }));
+  app.use('/api/v1', basicAuth(deps.adminPassword, onAuthFailure), apiRouter({ outpost: deps.outpost, catalogue: deps.catalogue, status: deps.status, registrations: () => deps.registrations?.() ?? [] }));
 
   app.get('/', (_req, res) => {
     res.type('text/plain').send('Outpost is running. The API is at /api/v1 (HTTP Basic, user admin); provisioning at /prov/.\n');

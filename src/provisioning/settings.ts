@@ -156,7 +156,7 @@ export function settableKeys(defaults: object = DEFAULT_SETTINGS, prefix = ''): 
  * Site settings that belong to the box, not to what a device's files carry: they cannot be set per device.
  * Keys are matched as prefixes (`dhcp` covers `dhcp.range`).
  */
-const SERVER_ONLY = ['admin', 'advertise', 'dhcp', 'firmware', 'provisioning.allow', 'upstream.interval', 'upstream.failures', 'upstream.holdDown'];
+const SERVER_ONLY = ['admin', 'advertise', 'dhcp', 'firmware', 'sip', 'provisioning.allow', 'upstream.interval', 'upstream.failures', 'upstream.holdDown'];
 
 /** Why `key` cannot be a per-device setting, or undefined when it can. */
 export function deviceKeyProblem(key: string): string | undefined {

@@ -226,6 +226,21 @@ export class DeviceRepository {
     );
   }
 
+  /**
+   * The device has a live registration (`registered`) or has just lost its last one (back to `provisioned`).
+   * Returns whether the state changed.
+   */
+  async markRegistered(mac: Mac, registered: boolean): Promise<boolean> {
+    const { changes } = await this.db.transaction(
+      () =>
+        registered
+          ? this.db.run("UPDATE devices SET state = 'registered' WHERE mac = ? AND state IN ('assigned', 'provisioned')", [mac])
+          : this.db.run("UPDATE devices SET state = 'provisioned' WHERE mac = ? AND state = 'registered'", [mac]),
+      { quiet: true },
+    );
+    return changes > 0;
+  }
+
   async remove(mac: Mac): Promise<boolean> {
     const { changes } = await this.db.transaction(() => this.db.run('DELETE FROM devices WHERE mac = ?', [mac]));
     this.pendingSightings.delete(mac);

@@ -7,6 +7,7 @@ import { EventRepository } from './events.js';
 import { LineRepository } from './lines.js';
 import { LeaseRepository } from './leases.js';
 import { SettingsRepository } from './settings.js';
+import { BindingRepository } from './bindings.js';
 
 export class Store {
   readonly lines: LineRepository;
@@ -14,6 +15,7 @@ export class Store {
   readonly events: EventRepository;
   readonly settings: SettingsRepository;
   readonly leases: LeaseRepository;
+  readonly bindings: BindingRepository;
 
   private constructor(readonly db: Database, log: Logger) {
     this.lines = new LineRepository(db, log);
@@ -21,6 +23,7 @@ export class Store {
     this.events = new EventRepository(db, log);
     this.settings = new SettingsRepository(db, log);
     this.leases = new LeaseRepository(db, log);
+    this.bindings = new BindingRepository(db, log);
   }
 
   static async open(dataDir: string, log: Logger): Promise<Store> {

@@ -85,4 +85,24 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'reserved DHCP address per device',
     sql: `ALTER TABLE devices ADD COLUMN address TEXT;`,
   },
+  {
+    version: 4,
+    name: 'SIP registrations',
+    sql: `
+      CREATE TABLE bindings (
+        aor        TEXT NOT NULL,
+        contact    TEXT NOT NULL,
+        call_id    TEXT NOT NULL,
+        cseq       INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        q          REAL,
+        source     TEXT NOT NULL,
+        user_agent TEXT,
+        mac        TEXT,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (aor, contact)
+      );
+      CREATE INDEX bindings_expires ON bindings(expires_at);
+    `,
+  },
 ];

@@ -1,0 +1,379 @@
+/**
+ * SIP messages (RFC 3261 §7, §25): bytes <-> typed message. Pure: no I/O.
+ *
+ * Header text is kept as Latin-1 strings (one character per byte), so every byte of a header, UTF-8 display
+ * names included, comes back out exactly as it came in; the body is a Buffer and never decoded. Folded header
+ * lines are unfolded, compact names expanded; a value is kept as written otherwise.
+ */
+import { canonicalName, HeaderError, LIST_HEADERS, listValues, parseAddress, parseCSeq, parseVia, trimLws, type CSeq, type Via } from './headers.js';
+import { parseUri, uriScheme, UriError } from './uri.js';
+
+/** What was read of a message before the error: enough, maybe, to answer it (see replyHeaders). */
+export interface PartialMessage {
+  startLine: string;
+  /** The header lines that could be read (a line that could not is left out). */
+  headers: Headers;
+}
+
+export class SipParseError extends Error {
+  /** Set when the start line and the headers were read before the error was found. */
+  readonly partial: PartialMessage | undefined;
+
+  constructor(message: string, partial?: PartialMessage) {
+    super(message);
+    this.partial = partial;
+  }
+}
+
+/** Header fields in order, each as written (unfolded). Names are compared without regard to case. */
+export class Headers {
+  private readonly entries: Array<{ name: string; key: string; value: string }> = [];
+
+  /** Appends a header line. */
+  add(name: string, value: string): this {
+    const canonical = canonicalName(name);
+    this.entries.push({ name: canonical, key: canonical.toLowerCase(), value });
+    return this;
+  }
+
+  /** Replaces every line of `name` by one. */
+  set(name: string, value: string): this {
+    this.remove(name);
+    return this.add(name, value);
+  }
+
+  /** Puts a line first (a proxy's own Via, Record-Route). */
+  prepend(name: string, value: string): this {
+    const canonical = canonicalName(name);
+    this.entries.unshift({ name: canonical, key: canonical.toLowerCase(), value });
+    return this;
+  }
+
+  remove(name: string): this {
+    const key = canonicalName(name).toLowerCase();
+    for (let i = this.entries.length - 1; i >= 0; i--) if (this.entries[i]!.key === key) this.entries.splice(i, 1);
+    return this;
+  }
+
+  has(name: string): boolean {
+    const key = canonicalName(name).toLowerCase();
+    return this.entries.some((e) => e.key === key);
+  }
+
+  /** The first line's value. */
+  get(name: string): string | undefined {
+    const key = canonicalName(name).toLowerCase();
+    return this.entries.find((e) => e.key === key)?.value;
+  }
+
+  /** Every line's value, as written. */
+  lines(name: string): string[] {
+    const key = canonicalName(name).toLowerCase();
+    return this.entries.filter((e) => e.key === key).map((e) => e.value);
+  }
+
+  /**
+   * Every value of a list header, whether given as one line with commas or as several lines
+   * (RFC 3261 §7.3.1: the two are equivalent); for other headers, every line.
+   */
+  values(name: string): string[] {
+    const key = canonicalName(name).toLowerCase();
+    const lines = this.lines(name);
+    return LIST_HEADERS.has(key) ? lines.flatMap(listValues) : lines;
+  }
+
+  /** Every line in order. */
+  all(): ReadonlyArray<{ name: string; value: string }> {
+    return this.entries;
+  }
+
+  clone(): Headers {
+    const h = new Headers();
+    for (const e of this.entries) h.entries.push({ ...e });
+    return h;
+  }
+}
+
+interface MessageBase {
+  version: string;
+  headers: Headers;
+  body: Buffer;
+}
+
+export interface SipRequest extends MessageBase {
+  kind: 'request';
+  method: string;
+  /** The Request-URI as written. */
+  uri: string;
+}
+
+export interface SipResponse extends MessageBase {
+  kind: 'response';
+  status: number;
+  reason: string;
+}
+
+export type SipMessage = SipRequest | SipResponse;
+
+/** Limits a parser enforces on anything it is given. */
+export const LIMITS = {
+  /** Start line plus headers. */
+  headerBytes: 16 * 1024,
+  headerLines: 200,
+  bodyBytes: 64 * 1024,
+};
+
+const TOKEN = /^[A-Za-z0-9\-.!%*_+`'~]+$/;
+const VERSION = /^SIP\/\d+\.\d+$/i;
+/** CTLs other than HTAB: never in a start line (RFC 3261 §25.1: Request-Line, Status-Line). */
+const CTL = /[\x00-\x08\x0a-\x1f\x7f]/;
+
+/** Index just past the blank line ending the header section (CRLFCRLF, or LFLF from lenient peers), or -1. */
+export function headerEnd(buf: Buffer, from = 0): { end: number; bodyStart: number } | undefined {
+  for (let i = from; i < buf.length - 1; i++) {
+    if (buf[i] !== 0x0a) continue;
+    if (buf[i + 1] === 0x0a) return { end: i, bodyStart: i + 2 };
+    if (buf[i + 1] === 0x0d && buf[i + 2] === 0x0a) return { end: i, bodyStart: i + 3 };
+  }
+  return undefined;
+}
+
+/** The start line and the header lines of the header section (without its blank line); bad lines are reported, not kept. */
+function readHead(head: string): { startLine: string; headers: Headers; errors: string[] } {
+  const rawLines = head.split(/\r?\n/);
+  const startLine = rawLines.shift()!;
+  const lines: string[] = [];
+  const errors: string[] = [];
+  for (const line of rawLines) {
+    if (line.startsWith(' ') || line.startsWith('\t')) {
+      // Folding (RFC 3261 §7.3.1): the line break and the white space around it are one SP.
+      if (!lines.length) errors.push('a continuation line before any header');
+      else lines[lines.length - 1] = `${lines[lines.length - 1]!.replace(/[ \t]+$/, '')} ${trimLws(line)}`;
+    } else lines.push(line);
+  }
+  if (lines.length > LIMITS.headerLines) throw new SipParseError(`more than ${LIMITS.headerLines} header lines`);
+  const headers = new Headers();
+  for (const line of lines) {
+    const colon = line.indexOf(':');
+    const name = colon <= 0 ? '' : trimLws(line.slice(0, colon));
+    if (!TOKEN.test(name)) {
+      errors.push(colon <= 0 ? `not a header line: ${JSON.stringify(line.slice(0, 80))}` : `bad header name ${JSON.stringify(name.slice(0, 40))}`);
+      continue;
+    }
+    headers.add(name, trimLws(line.slice(colon + 1)));
+  }
+  return { startLine, headers, errors };
+}
+
+/**
+ * Parses one message from a datagram (or a framed stream message). The body is `Content-Length` bytes when the
+ * header is present (fewer bytes than it says: an error; more: the rest is ignored, RFC 4475 §3.1.1.8), else the
+ * rest of the datagram (RFC 3261 §18.3). Throws SipParseError only; its `partial` holds the start line and
+ * headers when they were read, so that a server can still answer (replyHeaders).
+ */
+export function parseMessage(buf: Buffer, options: { stream?: boolean } = {}): SipMessage {
+  // Leading CRLFs before a message are allowed (§7.5).
+  let start = 0;
+  while (start < buf.length && (buf[start] === 0x0d || buf[start] === 0x0a)) start++;
+  if (start === buf.length) throw new SipParseError('empty message');
+  const found = headerEnd(buf, start);
+  if (!found) {
+    // A datagram that stops after a whole header line, without the blank line: the lines are there to answer.
+    let partial: PartialMessage | undefined;
+    if (!options.stream && buf[buf.length - 1] === 0x0a && buf.length - start <= LIMITS.headerBytes) {
+      const read = readHead(buf.toString('latin1', start, buf.length).replace(/\r?\n$/, ''));
+      partial = { startLine: read.startLine, headers: read.headers };
+    }
+    throw new SipParseError('no blank line after the headers', partial);
+  }
+  if (found.end - start > LIMITS.headerBytes) throw new SipParseError(`headers longer than ${LIMITS.headerBytes} bytes`);
+  let head = buf.toString('latin1', start, found.end);
+  if (head.endsWith('\r')) head = head.slice(0, -1);
+  const { startLine, headers, errors } = readHead(head);
+  const partial: PartialMessage = { startLine, headers };
+  if (errors.length) throw new SipParseError(errors[0]!, partial);
+
+  const lengthLines = headers.lines('Content-Length');
+  if (lengthLines.length > 1) throw new SipParseError(`${lengthLines.length} Content-Length headers`, partial);
+  let body: Buffer;
+  const available = buf.length - found.bodyStart;
+  if (lengthLines.length) {
+    const lengthText = lengthLines[0]!;
+    if (!/^\d{1,10}$/.test(lengthText)) throw new SipParseError(`bad Content-Length "${lengthText.slice(0, 40)}"`, partial);
+    const length = Number(lengthText);
+    if (length > LIMITS.bodyBytes) throw new SipParseError(`body longer than ${LIMITS.bodyBytes} bytes`, partial);
+    if (length > available) throw new SipParseError(`Content-Length ${length} but only ${available} bytes follow`, partial);
+    body = Buffer.from(buf.subarray(found.bodyStart, found.bodyStart + length));
+  } else {
+    if (options.stream) throw new SipParseError('no Content-Length on a stream transport', partial);
+    if (available > LIMITS.bodyBytes) throw new SipParseError(`body longer than ${LIMITS.bodyBytes} bytes`, partial);
+    body = Buffer.from(buf.subarray(found.bodyStart));
+  }
+
+  if (CTL.test(startLine)) throw new SipParseError(`control character in the start line ${JSON.stringify(startLine.slice(0, 80))}`, partial);
+  const parts = startLine.split(' ');
+  if (/^SIP\//i.test(parts[0] ?? '')) {
+    // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase; a missing final SP before an empty phrase is let pass.
+    const m = /^(SIP\/\d+\.\d+) (\d{3})(?: (.*))?$/i.exec(startLine);
+    if (!m) throw new SipParseError(`bad status line ${JSON.stringify(startLine.slice(0, 80))}`, partial);
+    const status = Number(m[2]);
+    if (status < 100 || status > 699) throw new SipParseError(`status code ${status} out of range`, partial);
+    return { kind: 'response', version: m[1]!.toUpperCase(), status, reason: m[3] ?? '', headers, body };
+  }
+  if (parts.length !== 3) throw new SipParseError(`bad request line ${JSON.stringify(startLine.slice(0, 80))}`, partial);
+  const [method, uri, version] = parts as [string, string, string];
+  if (!TOKEN.test(method)) throw new SipParseError(`bad method ${JSON.stringify(method.slice(0, 40))}`, partial);
+  if (!VERSION.test(version)) throw new SipParseError(`bad SIP version ${JSON.stringify(version.slice(0, 20))}`, partial);
+  if (uriScheme(uri) === undefined || !/^[^:]+:[^\s<>"]+$/.test(uri)) throw new SipParseError(`bad Request-URI ${JSON.stringify(uri.slice(0, 80))}`, partial);
+  return { kind: 'request', method, uri, version: version.toUpperCase(), headers, body };
+}
+
+/**
+ * The bytes of a message. Header lines are written `Name: value` (long, canonical names; folding undone);
+ * Content-Length is always written, from the body, where the first one stood (else last).
+ */
+export function serializeMessage(msg: SipMessage): Buffer {
+  const start = msg.kind === 'request' ? `${msg.method} ${msg.uri} ${msg.version}` : `${msg.version} ${msg.status} ${msg.reason}`;
+  let head = `${start}\r\n`;
+  let lengthWritten = false;
+  for (const { name, value } of msg.headers.all()) {
+    if (name === 'Content-Length') {
+      if (!lengthWritten) head += `Content-Length: ${msg.body.length}\r\n`;
+      lengthWritten = true;
+    } else head += `${name}: ${value}\r\n`;
+  }
+  if (!lengthWritten) head += `Content-Length: ${msg.body.length}\r\n`;
+  head += '\r\n';
+  return Buffer.concat([Buffer.from(head, 'latin1'), msg.body]);
+}
+
+/** What every request must carry to be handled (RFC 3261 §8.1.1), parsed; SipParseError says what is wrong. */
+export interface Essentials {
+  callId: string;
+  cseq: CSeq;
+  from: string;
+  to: string;
+  /** The tag parameters of From and To, if any. */
+  fromTag: string | undefined;
+  toTag: string | undefined;
+  vias: Via[];
+}
+
+function startLineOf(msg: SipMessage): string {
+  return msg.kind === 'request' ? `${msg.method} ${msg.uri} ${msg.version}` : `${msg.version} ${msg.status} ${msg.reason}`;
+}
+
+/**
+ * Call-ID, CSeq, From, To (each once) and Via, checked: a request's CSeq method is its method, From and To are
+ * name-addr / addr-spec (any URI scheme, RFC 4475 §3.3.4), a sip:/sips:/tel: Request-URI is well-formed and has
+ * no headers (RFC 3261 §19.1.1, RFC 4475 §3.1.2.11); another Request-URI scheme is left to the caller (416).
+ * Throws SipParseError only, with `partial` set.
+ */
+export function essentials(msg: SipMessage): Essentials {
+  const fail = (message: string): never => {
+    throw new SipParseError(message, { startLine: startLineOf(msg), headers: msg.headers });
+  };
+  try {
+    const callId = msg.headers.get('Call-ID');
+    const from = msg.headers.get('From');
+    const to = msg.headers.get('To');
+    const cseqText = msg.headers.get('CSeq');
+    const viaValues = msg.headers.values('Via');
+    const missing = [!callId && 'Call-ID', !from && 'From', !to && 'To', !cseqText && 'CSeq', !viaValues.length && 'Via'].filter(Boolean);
+    if (missing.length) fail(`missing ${missing.join(', ')}`);
+    for (const name of ['Call-ID', 'From', 'To', 'CSeq']) if (msg.headers.lines(name).length > 1) fail(`${name} given more than once`);
+    const cseq = parseCSeq(cseqText!);
+    if (msg.kind === 'request' && cseq.method !== msg.method) fail(`CSeq method ${cseq.method} is not the request's ${msg.method}`);
+    const vias = viaValues.map(parseVia);
+    const fromAddr = parseAddress(from!);
+    const toAddr = parseAddress(to!);
+    if (msg.kind === 'request') {
+      const scheme = uriScheme(msg.uri);
+      if (scheme === 'sip' || scheme === 'sips' || scheme === 'tel') {
+        if (parseUri(msg.uri).headers !== undefined) fail('headers in the Request-URI');
+      }
+    }
+    return { callId: callId!, cseq, from: from!, to: to!, fromTag: tagOf(fromAddr.params), toTag: tagOf(toAddr.params), vias };
+  } catch (err) {
+    if (err instanceof SipParseError) throw err;
+    if (err instanceof HeaderError || err instanceof UriError) return fail(err.message);
+    throw err;
+  }
+}
+
+function tagOf(params: Map<string, string | null>): string | undefined {
+  return params.get('tag') ?? undefined;
+}
+
+/**
+ * What a server can answer to a message that parseMessage() or essentials() refused: the header lines a 400
+ * (or 501, 505) copies from the request (RFC 3261 §8.2.6.2: every Via line; the first From, To, Call-ID, CSeq
+ * that were read), when the message was a request whose top Via names where to send it (protocol and sent-by;
+ * its parameters may be broken).
+ * Undefined means drop it: a response (never answered), or a request whose headers or top Via are unreadable.
+ */
+export function replyHeaders(err: unknown): Headers | undefined {
+  if (!(err instanceof SipParseError) || !err.partial) return undefined;
+  const { startLine, headers } = err.partial;
+  if (/^SIP\//i.test(startLine)) return undefined;
+  // The answer goes where the top Via's sent-by says; its parameters may be what is wrong (RFC 4475 §3.1.2.1).
+  const vias = headers.lines('Via');
+  if (!vias.length) return undefined;
+  try {
+    parseVia(vias[0]!.split(/[;,]/)[0]!);
+  } catch {
+    return undefined;
+  }
+  const reply = new Headers();
+  for (const via of vias) reply.add('Via', via);
+  for (const name of ['From', 'To', 'Call-ID', 'CSeq']) {
+    const value = headers.get(name);
+    if (value !== undefined) reply.add(name, value);
+  }
+  return reply;
+}
+
+/** Reason phrases of RFC 3261 §21 and the extensions a registrar/proxy meets. */
+export const REASON_PHRASES: Readonly<Record<number, string>> = {
+  100: 'Trying', 180: 'Ringing', 181: 'Call Is Being Forwarded', 182: 'Queued', 183: 'Session Progress',
+  200: 'OK', 202: 'Accepted', 300: 'Multiple Choices', 301: 'Moved Permanently', 302: 'Moved Temporarily',
+  305: 'Use Proxy', 380: 'Alternative Service', 400: 'Bad Request', 401: 'Unauthorized', 402: 'Payment Required',
+  403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 406: 'Not Acceptable',
+  407: 'Proxy Authentication Required', 408: 'Request Timeout', 410: 'Gone', 413: 'Request Entity Too Large',
+  414: 'Request-URI Too Long', 415: 'Unsupported Media Type', 416: 'Unsupported URI Scheme', 420: 'Bad Extension',
+  421: 'Extension Required', 423: 'Interval Too Brief', 480: 'Temporarily Unavailable',
+  481: 'Call/Transaction Does Not Exist', 482: 'Loop Detected', 483: 'Too Many Hops', 484: 'Address Incomplete',
+  485: 'Ambiguous', 486: 'Busy Here', 487: 'Request Terminated', 488: 'Not Acceptable Here', 491: 'Request Pending',
+  493: 'Undecipherable', 500: 'Server Internal Error', 501: 'Not Implemented', 502: 'Bad Gateway',
+  503: 'Service Unavailable', 504: 'Server Time-out', 505: 'Version Not Supported', 513: 'Message Too Large',
+  600: 'Busy Everywhere', 603: 'Decline', 604: 'Does Not Exist Anywhere', 606: 'Not Acceptable',
+};
+
+/**
+ * A response to `request` (RFC 3261 §8.2.6): every Via, From, Call-ID and CSeq copied as written; To copied,
+ * with `;tag=toTag` added when the request's To has no tag and the status is above 100; a 100 echoes Timestamp
+ * (§8.2.6.1). Record-Route (§12.1.1) and anything else are the caller's to add. No body.
+ */
+export function responseTo(request: SipRequest, status: number, reason?: string, options: { toTag?: string } = {}): SipResponse {
+  const headers = new Headers();
+  for (const via of request.headers.lines('Via')) headers.add('Via', via);
+  const from = request.headers.get('From');
+  if (from !== undefined) headers.add('From', from);
+  const to = request.headers.get('To');
+  if (to !== undefined) headers.add('To', status > 100 && options.toTag !== undefined && !hasTag(to) ? `${to};tag=${options.toTag}` : to);
+  for (const name of ['Call-ID', 'CSeq']) {
+    const value = request.headers.get(name);
+    if (value !== undefined) headers.add(name, value);
+  }
+  const timestamp = request.headers.get('Timestamp');
+  if (status === 100 && timestamp !== undefined) headers.add('Timestamp', timestamp);
+  return { kind: 'response', version: 'SIP/2.0', status, reason: reason ?? REASON_PHRASES[status] ?? '', headers, body: Buffer.alloc(0) };
+}
+
+function hasTag(to: string): boolean {
+  try {
+    return parseAddress(to).params.has('tag');
+  } catch {
+    return /;[ \t]*tag[ \t]*=/i.test(to); // an unreadable To: best effort
+  }
+}

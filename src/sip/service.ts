@@ -1,0 +1,351 @@
+/**
+ * Outpost's SIP service: the transport, the transaction layer and what Outpost answers itself (REGISTER,
+ * OPTIONS). Every phone registers here as its second server, so Outpost knows where each line is before the
+ * WAN fails. Bindings are durable before the 200 OK; failures from one source are slowed, then blocked.
+ */
+import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
+import type { Logger } from '../app/log.js';
+import type { SiteSettings } from '../config/schema.js';
+import { anyCidrContains, type Cidr } from '../net/cidr.js';
+import type { Mac } from '../net/mac.js';
+import type { Inventory } from '../provisioning/inventory.js';
+import type { Binding } from '../store/bindings.js';
+import type { Line } from '../store/lines.js';
+import type { Store } from '../store/index.js';
+import type { VendorPlugin } from '../vendors/types.js';
+import { challenge, FailureTarpit, NonceIssuer, parseCredentials, redactAuthorization, verify } from './digest.js';
+import { HeaderError, parseNameAddr } from './headers.js';
+import { essentials, replyHeaders, SipParseError } from './message.js';
+import { contactValues, processRegister } from './registrar.js';
+import { RegistrationBook } from './registrations.js';
+import { DEFAULT_TIMERS, TransactionLayer, type ServerTransaction, type Timers } from './transaction.js';
+import { SipTransport, type Remote } from './transport.js';
+import { parseUri, UriError } from './uri.js';
+
+export const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, NOTIFY, UPDATE, INFO, PRACK, REFER, MESSAGE';
+/** Outpost's realm in every challenge. */
+export const REALM = 'outpost';
+const SERVER_HEADER = 'Outpost';
+
+export interface SipCounters {
+  registers: Record<'ok' | 'challenged' | 'stale' | 'failed' | 'rejected' | 'error', number>;
+  malformed: number;
+  answered400: number;
+  dropped: number;
+  tarpitted: number;
+}
+
+export interface SipServiceOptions {
+  host: string;
+  port: number;
+  store: Store;
+  inventory: Inventory;
+  vendors: readonly VendorPlugin[];
+  log: Logger;
+  timers?: Timers;
+  /** Nonces survive a restart when the secret does; a random one costs each phone one extra 401. */
+  nonceSecret?: Buffer;
+  tarpit?: FailureTarpit;
+  now?: () => number;
+}
+
+export interface RegistrationView {
+  line: string;
+  user: string;
+  contact: string;
+  expiresAt: string;
+  expiresIn: number;
+  source: string;
+  userAgent?: string | undefined;
+  mac?: string | undefined;
+  q?: number | undefined;
+}
+
+export class SipService {
+  readonly transport: SipTransport;
+  readonly layer: TransactionLayer;
+  readonly book: RegistrationBook;
+  readonly counters: SipCounters = { registers: { ok: 0, challenged: 0, stale: 0, failed: 0, rejected: 0, error: 0 }, malformed: 0, answered400: 0, dropped: 0, tarpitted: 0 };
+  private readonly issuer: NonceIssuer;
+  private readonly tarpit: FailureTarpit;
+  private sweeper: NodeJS.Timeout | undefined;
+  private readonly now: () => number;
+  private usersMemo: { lines: Map<string, Line>; byUser: Map<string, Line> } | undefined;
+
+  constructor(private readonly options: SipServiceOptions) {
+    this.now = options.now ?? Date.now;
+    this.issuer = new NonceIssuer(options.nonceSecret ? { secret: options.nonceSecret } : {});
+    this.tarpit = options.tarpit ?? new FailureTarpit();
+    this.book = new RegistrationBook(options.store);
+    this.transport = new SipTransport({
+      host: options.host,
+      port: options.port,
+      log: options.log,
+      maxConnections: this.site()?.sip.maxConnections ?? 1000,
+      onMessage: (msg, remote) => this.layer.receive(msg, remote),
+      onMalformed: (raw, remote, error) => this.malformed(raw, remote, error),
+    });
+    this.layer = new TransactionLayer(this.transport, {
+      onRequest: (tx) => void this.request(tx).catch((err: Error) => {
+        options.log.error({ err: err.message, stack: err.stack }, 'SIP request handling failed');
+        this.counters.registers.error++;
+        tx.respond(tx.reply(500));
+      }),
+      onBadRequest: () => {
+        this.counters.dropped++;
+      },
+      onCancel: (cancel, invite) => {
+        cancel.respond(cancel.reply(invite ? 200 : 481));
+        if (invite && invite.state === 'proceeding') invite.respond(invite.reply(487));
+      },
+    }, options.timers ?? DEFAULT_TIMERS);
+  }
+
+  private site(): SiteSettings | undefined {
+    return this.options.inventory.latest()?.site;
+  }
+
+  async start(): Promise<{ port: number }> {
+    const expired = await this.book.load(this.now());
+    if (expired.length) this.options.log.info({ expired: expired.length }, 'registrations that expired while Outpost was down removed');
+    const bound = await this.transport.start();
+    this.sweeper = setInterval(() => void this.sweep(), 1000);
+    this.sweeper.unref();
+    return bound;
+  }
+
+  async stop(): Promise<void> {
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.layer.clear();
+    await this.transport.stop();
+  }
+
+  registrations(): RegistrationView[] {
+    const now = this.now();
+    const lines = this.lines();
+    return this.book.all(now).map((b) => ({
+      line: lines.byUser.get(b.aor)?.ext ?? '',
+      user: b.aor,
+      contact: b.contact,
+      expiresAt: new Date(b.expiresAt).toISOString(),
+      expiresIn: Math.max(0, Math.round((b.expiresAt - now) / 1000)),
+      source: b.source,
+      userAgent: b.userAgent,
+      mac: b.mac,
+      q: b.q,
+    }));
+  }
+
+  /** Live bindings of a line, by its SIP user (for the router). */
+  contactsOf(user: string): Binding[] {
+    return this.book.get(user, this.now());
+  }
+
+  private lines(): { lines: Map<string, Line>; byUser: Map<string, Line> } {
+    const snapshot = this.options.inventory.latest();
+    const lines = snapshot?.lines ?? new Map<string, Line>();
+    if (this.usersMemo?.lines !== lines) this.usersMemo = { lines, byUser: new Map([...lines.values()].map((l) => [l.user, l])) };
+    return this.usersMemo;
+  }
+
+  private async sweep(): Promise<void> {
+    try {
+      const expired = await this.book.sweep(this.now());
+      for (const b of expired) {
+        await this.options.store.events.add({ type: 'sip.expired', mac: b.mac as Mac | undefined, message: `registration of ${b.aor} at ${b.contact} expired`, data: { user: b.aor, contact: b.contact, source: b.source } });
+      }
+      for (const mac of new Set(expired.map((b) => b.mac).filter((m): m is string => !!m))) await this.deviceState(mac);
+    } catch (err) {
+      this.options.log.error({ err: (err as Error).message }, 'registration sweep failed');
+    }
+  }
+
+  /** A message that did not parse: 400 when the headers a response needs can be read, silence otherwise. */
+  private malformed(raw: Buffer, remote: Remote, error: SipParseError): void {
+    this.counters.malformed++;
+    this.options.log.debug({ from: `${remote.address}:${remote.port}`, reason: error.message }, 'malformed SIP message');
+    const headers = replyHeaders(error);
+    if (!headers || /^ACK\b/i.test(error.partial?.startLine ?? '')) {
+      this.counters.dropped++;
+      return;
+    }
+    headers.add('Server', SERVER_HEADER);
+    const reason = `Bad Request (${error.message.replace(/[^\x20-\x7e]/g, '').slice(0, 80)})`;
+    // The Via was not stamped: the answer goes back where the datagram came from.
+    this.transport.send({ kind: 'response', version: 'SIP/2.0', status: 400, reason, headers, body: Buffer.alloc(0) }, remote);
+    this.counters.answered400++;
+  }
+
+  private async request(tx: ServerTransaction): Promise<void> {
+    const req = tx.request;
+    const reply = (status: number, reason?: string, extra: Array<[string, string]> = []) => tx.respond(tx.reply(status, reason, [['Server', SERVER_HEADER], ...extra]));
+    try {
+      essentials(req);
+    } catch (err) {
+      this.counters.answered400++;
+      return reply(400, `Bad Request (${(err as Error).message})`.slice(0, 120));
+    }
+    if (req.version !== 'SIP/2.0') return reply(505);
+    let uriScheme: string;
+    try {
+      uriScheme = parseUri(req.uri).scheme;
+    } catch (err) {
+      if (err instanceof UriError && /scheme/.test(err.message)) return reply(416);
+      return reply(400, 'Bad Request-URI');
+    }
+    const mf = req.headers.get('Max-Forwards');
+    if (mf !== undefined && !/^\d{1,3}$/.test(mf.trim())) return reply(400, 'Bad Max-Forwards');
+    if (req.method === 'REGISTER' || req.method === 'OPTIONS') {
+      const required = req.headers.values('Require');
+      if (required.length) return reply(420, undefined, [['Unsupported', required.join(', ')]]);
+    }
+    switch (req.method) {
+      case 'REGISTER':
+        if (uriScheme === 'tel') return reply(416);
+        return this.register(tx, reply);
+      case 'OPTIONS':
+        return reply(200, undefined, [['Allow', ALLOW], ['Accept', 'application/sdp'], ['Accept-Language', 'en']]);
+      default:
+        // Calls are routed by the survival-mode proxy; until it runs, Outpost takes none.
+        if (Number(mf ?? '70') === 0) return reply(483);
+        if (['INVITE', 'BYE', 'UPDATE', 'INFO', 'PRACK', 'REFER', 'MESSAGE', 'NOTIFY', 'SUBSCRIBE', 'PUBLISH'].includes(req.method)) return reply(480, 'Temporarily Unavailable (no route)');
+        return reply(501);
+    }
+  }
+
+  private async register(tx: ServerTransaction, reply: (status: number, reason?: string, extra?: Array<[string, string]>) => void): Promise<void> {
+    const req = tx.request;
+    const remote = tx.remote;
+    const now = this.now();
+    const site = this.site();
+    if (!site) return reply(503, 'Service Unavailable (starting)', [['Retry-After', '5']]);
+    const source = `${remote.transport}:${remote.address}:${remote.port}`;
+    if (this.tarpit.isBlocked(remote.address, now)) {
+      this.counters.tarpitted++;
+      return; // silence: a blocked source learns nothing
+    }
+    const allow = this.options.inventory.latest()?.allow ?? [];
+    if (!anyCidrContains(allow, remote.address)) {
+      this.counters.registers.rejected++;
+      await this.event('sip.rejected', 'warn', `REGISTER from ${remote.address} refused: not in an allowed network`, { source });
+      return reply(403, 'Forbidden (network not allowed)');
+    }
+    let toUser: string | undefined;
+    try {
+      toUser = parseNameAddr(req.headers.get('To')!).uri.user;
+    } catch (err) {
+      if (err instanceof HeaderError) return reply(400, 'Bad To');
+      throw err;
+    }
+    const algorithms = site.sip.algorithms;
+    const authorization = req.headers.get('Authorization');
+    if (!authorization) {
+      this.counters.registers.challenged++;
+      return reply(401, undefined, challenge({ issuer: this.issuer, realm: REALM, algorithms, now }).map((v): [string, string] => ['WWW-Authenticate', v]));
+    }
+    const creds = parseCredentials(authorization);
+    if (typeof creds === 'string') return reply(400, `Bad Authorization (${creds})`.slice(0, 100));
+    const line = this.lines().byUser.get(creds.username);
+    const verdict = line
+      ? verify(creds, { method: 'REGISTER', user: line.user, realm: REALM, issuer: this.issuer, now, password: line.password, algorithms })
+      : ({ ok: false, reason: 'bad-response', detail: 'no line has this user' } as const);
+    if (!verdict.ok) {
+      if (verdict.reason === 'stale') {
+        this.counters.registers.stale++;
+        return reply(401, undefined, challenge({ issuer: this.issuer, realm: REALM, algorithms, stale: true, now }).map((v): [string, string] => ['WWW-Authenticate', v]));
+      }
+      this.counters.registers.failed++;
+      const penalty = this.tarpit.onFailure(remote.address, now);
+      this.options.log.info({ source, user: creds.username, reason: verdict.reason, detail: verdict.detail, authorization: redactAuthorization(authorization) }, 'SIP authentication failed');
+      if (penalty.firstBlock) await this.event('sip.blocked', 'warn', `${remote.address} blocked for repeated authentication failures (last user ${creds.username})`, { source });
+      else await this.event('sip.auth_failed', 'warn', `REGISTER for ${creds.username} from ${remote.address} failed authentication (${verdict.reason})`, { source, user: creds.username, reason: verdict.reason }, true);
+      const answer = () => reply(401, undefined, challenge({ issuer: this.issuer, realm: REALM, algorithms, now: this.now() }).map((v): [string, string] => ['WWW-Authenticate', v]));
+      if (penalty.blocked) return;
+      if (penalty.delayMs > 0) {
+        this.counters.tarpitted++;
+        setTimeout(answer, penalty.delayMs).unref();
+        return;
+      }
+      return answer();
+    }
+    this.tarpit.onSuccess(remote.address);
+    if (toUser === undefined || toUser !== line!.user) {
+      this.counters.registers.rejected++;
+      await this.event('sip.rejected', 'warn', `${line!.user} (line ${line!.ext}) tried to register ${toUser ?? 'no user'} from ${remote.address}`, { source, user: line!.user, to: toUser });
+      return reply(403, 'Forbidden (the To user is not the authenticated line)');
+    }
+    const userAgent = req.headers.get('User-Agent');
+    const { callId, cseq } = essentials(req);
+    const aor = line!.user;
+    await this.book.exclusive(aor, async () => {
+      const existing = this.book.get(aor, now);
+      const mac = this.matchDevice(line!, remote, userAgent);
+      const outcome = processRegister({
+        aor, request: req, callId, cseq: cseq.seq, existing, now, source, userAgent, mac,
+        limits: { minExpires: site.sip.minExpires, maxExpires: site.sip.maxExpires, defaultExpires: site.sip.defaultExpires, maxContacts: site.sip.maxContacts },
+        contactAllowed: (uri) => isIP(uri.host.replace(/^\[|\]$/g, '')) === 0 || anyCidrContains(allow as Cidr[], uri.host.replace(/^\[|\]$/g, '')),
+      });
+      if (outcome.status !== 200) {
+        this.counters.registers.rejected++;
+        if (outcome.status === 403) await this.event('sip.rejected', 'warn', `REGISTER of ${aor} from ${remote.address}: ${outcome.reason}`, { source, user: aor });
+        return reply(outcome.status, outcome.reason, outcome.headers ?? []);
+      }
+      await this.book.replace(aor, outcome.bindings, outcome.puts, outcome.removals);
+      this.counters.registers.ok++;
+      const known = new Set(existing.map((b) => b.contact));
+      for (const b of outcome.puts) {
+        if (!known.has(b.contact)) await this.event('sip.registered', 'info', `${aor} (line ${line!.ext}) registered at ${b.contact}`, { user: aor, contact: b.contact, source, userAgent }, false, b.mac);
+      }
+      for (const b of outcome.removals) await this.event('sip.unregistered', 'info', `${aor} (line ${line!.ext}) unregistered ${b.contact}`, { user: aor, contact: b.contact, source }, false, b.mac);
+      for (const m of new Set([...outcome.puts, ...outcome.removals].map((b) => b.mac).filter((x): x is string => !!x))) await this.deviceState(m);
+      reply(200, undefined, [...contactValues(outcome.bindings, now).map((c): [string, string] => ['Contact', c]), ['Date', new Date(now).toUTCString()]]);
+    });
+  }
+
+  /**
+   * The device a registration comes from: one that carries the line and is at the request's or the contact's
+   * address, else the one whose MAC the User-Agent names.
+   */
+  private matchDevice(line: Line, remote: Remote, userAgent: string | undefined): string | undefined {
+    const snapshot = this.options.inventory.latest();
+    if (!snapshot) return undefined;
+    for (const device of snapshot.devices.values()) {
+      if (device.lines.includes(line.ext) && device.ip === remote.address) return device.mac;
+    }
+    if (userAgent) {
+      for (const vendor of this.options.vendors) {
+        const mac = vendor.identifyUserAgent(userAgent)?.mac;
+        if (mac && snapshot.devices.has(mac)) return mac;
+      }
+    }
+    return undefined;
+  }
+
+  private async deviceState(mac: string): Promise<void> {
+    const registered = this.book.hasDevice(mac, this.now());
+    if (await this.options.store.devices.markRegistered(mac as Mac, registered)) {
+      await this.event(registered ? 'device.registered' : 'device.unregistered', 'info', `device ${mac} ${registered ? 'registered' : 'has no registration left'}`, {}, false, mac);
+    }
+  }
+
+  private readonly recentEvents = new Map<string, number>();
+
+  private async event(type: string, level: 'info' | 'warn', message: string, data: Record<string, unknown>, rateLimited = false, mac?: string): Promise<void> {
+    if (rateLimited) {
+      const key = `${type}|${String(data.source ?? '')}`;
+      const last = this.recentEvents.get(key);
+      const now = this.now();
+      if (last !== undefined && now - last < 60_000) return;
+      if (this.recentEvents.size > 10_000) this.recentEvents.clear();
+      this.recentEvents.set(key, now);
+    }
+    await this.options.store.events.add({ type, level, message, data, mac: mac as Mac | undefined }).catch(() => undefined);
+  }
+}
+
+/** A fresh random secret for nonces, for callers that do not keep one. */
+export function nonceSecret(): Buffer {
+  return randomBytes(32);
+}
+

@@ -1,0 +1,450 @@
+/**
+ * SIP transactions (RFC 3261 §17, with RFC 6026's Accepted state): the four state machines, their timers,
+ * retransmission and absorption of retransmissions. A transaction always ends: every state has a timer that
+ * terminates it, including an INVITE client transaction whose CANCEL was answered 200 but whose 487 never came
+ * (the npm `sip` package's leak). `size()` counts what is alive, so tests can see it return to zero.
+ */
+import { randomBytes } from 'node:crypto';
+import { formatVia, parseCSeq, parseParams, parseVia, type Via } from './headers.js';
+import { Headers, responseTo, type SipMessage, type SipRequest, type SipResponse } from './message.js';
+import type { Remote } from './transport.js';
+
+export interface Timers {
+  /** RTT estimate (500 ms). */
+  t1: number;
+  /** Longest retransmit interval for non-INVITE requests and INVITE responses (4 s). */
+  t2: number;
+  /** Longest a message stays in the network (5 s). */
+  t4: number;
+  /** Longest an INVITE client transaction waits in Proceeding for a final answer (a proxy's Timer C, > 3 min). */
+  timerC: number;
+}
+
+export const DEFAULT_TIMERS: Timers = { t1: 500, t2: 4000, t4: 5000, timerC: 181_000 };
+
+export const MAGIC_COOKIE = 'z9hG4bK';
+
+export function newBranch(): string {
+  return `${MAGIC_COOKIE}${randomBytes(12).toString('base64url')}`;
+}
+
+export function newTag(): string {
+  return randomBytes(8).toString('hex');
+}
+
+export interface Sender {
+  send(msg: SipMessage, remote: Remote): void;
+}
+
+/** Where a response to a request goes (RFC 3261 §18.2.2, RFC 3581 §4). */
+export function responseDestination(via: Via, remote: Remote): Remote {
+  if (remote.transport === 'tcp') return remote;
+  const received = via.params.get('received');
+  const rport = via.params.get('rport');
+  const port = rport ? Number(rport) : via.port ?? 5060;
+  return { transport: 'udp', address: received ?? via.host.replace(/^\[|\]$/g, ''), port };
+}
+
+/** The request's top Via with `received` (when the source differs from sent-by) and `rport` filled in. */
+function stampTopVia(req: SipRequest, remote: Remote): Via {
+  const values = req.headers.values('Via');
+  const top = parseVia(values[0]!);
+  const host = top.host.replace(/^\[|\]$/g, '');
+  if (host !== remote.address) top.params.set('received', remote.address);
+  if (top.params.has('rport') && !top.params.get('rport')) top.params.set('rport', String(remote.port));
+  values[0] = formatVia(top);
+  req.headers.remove('Via');
+  for (const v of values) req.headers.add('Via', v);
+  return top;
+}
+
+type State = 'trying' | 'calling' | 'proceeding' | 'completed' | 'confirmed' | 'accepted' | 'terminated';
+
+export interface ServerTransaction {
+  readonly request: SipRequest;
+  readonly remote: Remote;
+  readonly via: Via;
+  readonly state: State;
+  /** Sends a response (the transaction keeps it to answer retransmissions). */
+  respond(res: SipResponse): void;
+  /** A response to the request with the usual headers copied. */
+  reply(status: number, reason?: string, extra?: Array<[string, string]>): SipResponse;
+}
+
+export interface ClientHandlers {
+  onProvisional?(res: SipResponse): void;
+  /** Called for the final response; for INVITE also for each further 2xx (forks, retransmissions). */
+  onFinal(res: SipResponse): void;
+  /** No final response in time: Timer B/F, Timer C, or a CANCEL left unanswered by a 487. */
+  onTimeout?(): void;
+}
+
+export interface ClientTransaction {
+  readonly request: SipRequest;
+  readonly state: State;
+  /** INVITE only: sends CANCEL now, or once the first provisional response arrives. */
+  cancel(): void;
+}
+
+export interface TransactionUser {
+  /** A new request (not a retransmission, not an ACK). */
+  onRequest(tx: ServerTransaction): void;
+  /** An ACK that matches no INVITE server transaction in Completed (the ACK of a 2xx, or a stray one). */
+  onAck?(req: SipRequest, remote: Remote): void;
+  /** A CANCEL: its own transaction, and the INVITE transaction it cancels if there is one. */
+  onCancel?(cancel: ServerTransaction, invite: ServerTransaction | undefined): void;
+  /** A response that matches no client transaction (a proxy forwards a stray 2xx). */
+  onStrayResponse?(res: SipResponse, remote: Remote): void;
+  /** A request whose Via/CSeq cannot be read: no transaction is possible. */
+  onBadRequest?(req: SipRequest, remote: Remote, reason: string): void;
+}
+
+class Server implements ServerTransaction {
+  state: State;
+  last: SipResponse | undefined;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly toTag = newTag();
+
+  constructor(
+    private readonly layer: TransactionLayer,
+    readonly key: string,
+    readonly request: SipRequest,
+    readonly remote: Remote,
+    readonly via: Via,
+    readonly invite: boolean,
+  ) {
+    this.state = invite ? 'proceeding' : 'trying';
+  }
+
+  reply(status: number, reason?: string, extra: Array<[string, string]> = []): SipResponse {
+    const res = responseTo(this.request, status, reason, { toTag: this.toTag });
+    for (const [name, value] of extra) res.headers.add(name, value);
+    return res;
+  }
+
+  private send(res: SipResponse): void {
+    this.layer.sender.send(res, responseDestination(this.via, this.remote));
+  }
+
+  respond(res: SipResponse): void {
+    if (this.state === 'terminated' || this.state === 'completed' || this.state === 'confirmed') return;
+    const t = this.layer.timers;
+    const reliable = this.remote.transport !== 'udp';
+    if (this.state === 'accepted') {
+      if (res.status >= 200 && res.status < 300) this.send(res); // RFC 6026: 2xx retransmissions from the TU pass
+      return;
+    }
+    this.last = res;
+    this.send(res);
+    if (res.status < 200) {
+      this.state = 'proceeding';
+      return;
+    }
+    if (!this.invite) {
+      this.state = 'completed';
+      this.after(reliable ? 0 : 64 * t.t1, () => this.terminate()); // Timer J
+      return;
+    }
+    if (res.status < 300) {
+      this.state = 'accepted';
+      this.after(64 * t.t1, () => this.terminate()); // Timer L
+      return;
+    }
+    this.state = 'completed';
+    if (!reliable) {
+      let interval = t.t1;
+      const retransmit = () => {
+        if (this.state !== 'completed') return;
+        this.send(res);
+        interval = Math.min(interval * 2, t.t2);
+        this.after(interval, retransmit); // Timer G
+      };
+      this.after(interval, retransmit);
+    }
+    this.after(64 * t.t1, () => this.terminate()); // Timer H: the ACK never came
+  }
+
+  /** The same request again. */
+  retransmitted(): void {
+    if (this.last && (this.state === 'proceeding' || this.state === 'completed')) this.send(this.last);
+  }
+
+  acked(): void {
+    if (!this.invite || this.state !== 'completed') return;
+    this.state = 'confirmed';
+    this.after(this.remote.transport === 'udp' ? this.layer.timers.t4 : 0, () => this.terminate()); // Timer I
+  }
+
+  after(ms: number, fn: () => void): void {
+    const timer = setTimeout(fn, ms);
+    timer.unref();
+    this.timers.push(timer);
+  }
+
+  terminate(): void {
+    if (this.state === 'terminated') return;
+    this.state = 'terminated';
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.length = 0;
+    this.layer.forgetServer(this.key, this);
+  }
+}
+
+class Client implements ClientTransaction {
+  state: State;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private cancelWanted = false;
+  private cancelled = false;
+  private readonly topVia: string;
+
+  constructor(
+    private readonly layer: TransactionLayer,
+    readonly key: string,
+    readonly request: SipRequest,
+    readonly remote: Remote,
+    private readonly handlers: ClientHandlers,
+  ) {
+    this.state = request.method === 'INVITE' ? 'calling' : 'trying';
+    this.topVia = request.headers.values('Via')[0]!;
+  }
+
+  get invite(): boolean {
+    return this.request.method === 'INVITE';
+  }
+
+  start(): void {
+    const t = this.layer.timers;
+    this.layer.sender.send(this.request, this.remote);
+    if (this.remote.transport === 'udp') {
+      let interval = t.t1;
+      const retransmit = () => {
+        if (this.state !== 'calling' && this.state !== 'trying' && this.state !== 'proceeding') return;
+        if (this.invite && this.state === 'proceeding') return; // Timer A stops at the first provisional
+        this.layer.sender.send(this.request, this.remote);
+        interval = this.invite ? interval * 2 : Math.min(interval * 2, t.t2);
+        if (!this.invite && this.state === 'proceeding') interval = t.t2;
+        this.after(interval, retransmit); // Timer A / E
+      };
+      this.after(interval, retransmit);
+    }
+    this.after(64 * t.t1, () => {
+      // Timer B / F
+      if (this.state === 'calling' || this.state === 'trying' || (!this.invite && this.state === 'proceeding')) this.timeout();
+    });
+  }
+
+  receive(res: SipResponse): void {
+    const t = this.layer.timers;
+    const reliable = this.remote.transport !== 'udp';
+    if (res.status < 200) {
+      if (this.state === 'calling' || this.state === 'trying') {
+        this.state = 'proceeding';
+        if (this.invite) {
+          this.after(t.timerC, () => this.state === 'proceeding' && this.timeout()); // Timer C
+          if (this.cancelWanted) this.sendCancel();
+        }
+      }
+      if (this.state === 'proceeding') this.handlers.onProvisional?.(res);
+      return;
+    }
+    if (this.invite && res.status < 300) {
+      if (this.state === 'calling' || this.state === 'proceeding') {
+        this.state = 'accepted';
+        this.after(64 * t.t1, () => this.terminate()); // Timer M
+        this.handlers.onFinal(res);
+      } else if (this.state === 'accepted') this.handlers.onFinal(res); // another fork's 2xx or a retransmission
+      return;
+    }
+    if (this.state === 'completed') {
+      if (this.invite) this.layer.sender.send(this.ack(res), this.remote); // absorb, ACK again
+      return;
+    }
+    if (this.state !== 'calling' && this.state !== 'trying' && this.state !== 'proceeding') return;
+    this.state = 'completed';
+    if (this.invite) {
+      this.layer.sender.send(this.ack(res), this.remote);
+      this.after(reliable ? 0 : 32_000, () => this.terminate()); // Timer D
+    } else {
+      this.after(reliable ? 0 : t.t4, () => this.terminate()); // Timer K
+    }
+    this.handlers.onFinal(res);
+  }
+
+  /** The ACK for a non-2xx final response (RFC 3261 §17.1.1.3). */
+  private ack(res: SipResponse): SipRequest {
+    const h = new Headers();
+    h.add('Via', this.topVia);
+    for (const name of ['From', 'Call-ID']) h.add(name, this.request.headers.get(name)!);
+    h.add('To', res.headers.get('To') ?? this.request.headers.get('To')!);
+    h.add('CSeq', `${parseCSeq(this.request.headers.get('CSeq')!).seq} ACK`);
+    for (const route of this.request.headers.lines('Route')) h.add('Route', route);
+    h.add('Max-Forwards', '70');
+    return { kind: 'request', method: 'ACK', uri: this.request.uri, version: 'SIP/2.0', headers: h, body: Buffer.alloc(0) };
+  }
+
+  cancel(): void {
+    if (!this.invite || this.cancelled) return;
+    if (this.state === 'calling') {
+      this.cancelWanted = true; // RFC 3261 §9.1: not before a provisional response
+      return;
+    }
+    if (this.state === 'proceeding') this.sendCancel();
+  }
+
+  private sendCancel(): void {
+    if (this.cancelled) return;
+    this.cancelled = true;
+    const h = new Headers();
+    h.add('Via', this.topVia);
+    for (const name of ['From', 'To', 'Call-ID']) h.add(name, this.request.headers.get(name)!);
+    h.add('CSeq', `${parseCSeq(this.request.headers.get('CSeq')!).seq} CANCEL`);
+    for (const route of this.request.headers.lines('Route')) h.add('Route', route);
+    h.add('Max-Forwards', '70');
+    const cancel: SipRequest = { kind: 'request', method: 'CANCEL', uri: this.request.uri, version: 'SIP/2.0', headers: h, body: Buffer.alloc(0) };
+    this.layer.request(cancel, this.remote, { onFinal: () => undefined });
+    // The far end owes a 487; if it never sends one, the transaction still ends (the leak guard).
+    this.after(64 * this.layer.timers.t1, () => this.state === 'proceeding' && this.timeout());
+  }
+
+  private timeout(): void {
+    if (this.state === 'terminated') return;
+    this.terminate();
+    this.handlers.onTimeout?.();
+  }
+
+  after(ms: number, fn: () => void): void {
+    const timer = setTimeout(fn, ms);
+    timer.unref();
+    this.timers.push(timer);
+  }
+
+  terminate(): void {
+    if (this.state === 'terminated') return;
+    this.state = 'terminated';
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.length = 0;
+    this.layer.forgetClient(this.key, this);
+  }
+}
+
+export interface TransactionCounters {
+  requests: number;
+  retransmissionsAbsorbed: number;
+  strayResponses: number;
+  timeouts: number;
+}
+
+export class TransactionLayer {
+  private readonly servers = new Map<string, Server>();
+  private readonly clients = new Map<string, Client>();
+  readonly counters: TransactionCounters = { requests: 0, retransmissionsAbsorbed: 0, strayResponses: 0, timeouts: 0 };
+
+  constructor(
+    readonly sender: Sender,
+    private readonly tu: TransactionUser,
+    readonly timers: Timers = DEFAULT_TIMERS,
+  ) {}
+
+  size(): { server: number; client: number } {
+    return { server: this.servers.size, client: this.clients.size };
+  }
+
+  /** Everything the transport delivers. */
+  receive(msg: SipMessage, remote: Remote): void {
+    if (msg.kind === 'response') return this.response(msg, remote);
+    let via: Via;
+    let method: string;
+    try {
+      if (!msg.headers.values('Via').length) throw new Error('no Via');
+      via = stampTopVia(msg, remote);
+      const cseqText = msg.headers.get('CSeq');
+      if (!cseqText) throw new Error('no CSeq');
+      method = parseCSeq(cseqText).method;
+    } catch (err) {
+      this.tu.onBadRequest?.(msg, remote, (err as Error).message);
+      return;
+    }
+    const key = serverKey(msg, via, method);
+    if (msg.method === 'ACK') {
+      const invite = this.servers.get(serverKey(msg, via, 'INVITE'));
+      if (invite && invite.state === 'completed') return invite.acked();
+      if (invite && invite.state === 'confirmed') return; // a retransmitted ACK
+      this.tu.onAck?.(msg, remote);
+      return;
+    }
+    const existing = this.servers.get(key);
+    if (existing) {
+      this.counters.retransmissionsAbsorbed++;
+      existing.retransmitted();
+      return;
+    }
+    this.counters.requests++;
+    const tx = new Server(this, key, msg, remote, via, msg.method === 'INVITE');
+    this.servers.set(key, tx);
+    if (tx.invite) tx.respond(tx.reply(100)); // a proxy answers 100 at once (§16.2)
+    if (msg.method === 'CANCEL' && this.tu.onCancel) {
+      this.tu.onCancel(tx, this.servers.get(serverKey(msg, via, 'INVITE')));
+      return;
+    }
+    this.tu.onRequest(tx);
+    // A TU that answered nothing still gets its transaction cleaned up.
+    tx.after(64 * this.timers.t1 + this.timers.timerC, () => tx.terminate());
+  }
+
+  /** Sends a request as a new client transaction; its top Via must carry a fresh branch. */
+  request(req: SipRequest, remote: Remote, handlers: ClientHandlers): ClientTransaction {
+    const via = parseVia(req.headers.values('Via')[0]!);
+    const key = `${via.params.get('branch') ?? ''}|${req.method}`;
+    const wrapped: ClientHandlers = {
+      ...handlers,
+      onTimeout: () => {
+        this.counters.timeouts++;
+        handlers.onTimeout?.();
+      },
+    };
+    const tx = new Client(this, key, req, remote, wrapped);
+    this.clients.set(key, tx);
+    tx.start();
+    return tx;
+  }
+
+  private response(res: SipResponse, remote: Remote): void {
+    let key: string | undefined;
+    try {
+      const via = parseVia(res.headers.values('Via')[0] ?? '');
+      key = `${via.params.get('branch') ?? ''}|${parseCSeq(res.headers.get('CSeq') ?? '').method}`;
+    } catch {
+      key = undefined;
+    }
+    const tx = key ? this.clients.get(key) : undefined;
+    if (tx) return tx.receive(res);
+    this.counters.strayResponses++;
+    this.tu.onStrayResponse?.(res, remote);
+  }
+
+  forgetServer(key: string, tx: Server): void {
+    if (this.servers.get(key) === tx) this.servers.delete(key);
+  }
+
+  forgetClient(key: string, tx: Client): void {
+    if (this.clients.get(key) === tx) this.clients.delete(key);
+  }
+
+  /** Ends every transaction (shutdown). */
+  clear(): void {
+    for (const tx of [...this.servers.values()]) tx.terminate();
+    for (const tx of [...this.clients.values()]) tx.terminate();
+  }
+}
+
+/**
+ * RFC 3261 §17.2.3: branch + sent-by + method when the branch has the magic cookie; otherwise (RFC 2543 peers)
+ * Call-ID, CSeq number, From tag, the top Via and the method.
+ */
+function serverKey(req: SipRequest, via: Via, method: string): string {
+  const branch = via.params.get('branch') ?? '';
+  const sentBy = `${via.host}:${via.port ?? ''}`;
+  if (branch.startsWith(MAGIC_COOKIE)) return `${branch}|${sentBy}|${method}`;
+  const fromTag = parseParams(req.headers.get('From')?.replace(/^[^>]*>/, '') ?? '').get('tag') ?? '';
+  return `2543|${req.headers.get('Call-ID') ?? ''}|${parseCSeq(req.headers.get('CSeq') ?? '0 X').seq}|${fromTag}|${branch}|${sentBy}|${method}`;
+}

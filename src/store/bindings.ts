@@ -1,0 +1,122 @@
+/**
+ * SIP registrations (bindings of a line's address of record to a contact): the only place that knows their SQL.
+ * A binding is durable before the phone hears 200 OK; REGISTERs that arrive together share one transaction
+ * (group commit), as DHCP leases do.
+ */
+import type { Logger } from '../app/log.js';
+import type { Database } from './db.js';
+
+export interface Binding {
+  /** The line's SIP user (the address of record's user part). */
+  aor: string;
+  /** The contact URI, as the phone wrote it. */
+  contact: string;
+  callId: string;
+  cseq: number;
+  /** Epoch ms. */
+  expiresAt: number;
+  q?: number | undefined;
+  /** `udp:10.20.0.31:5062`: where the REGISTER came from. */
+  source: string;
+  userAgent?: string | undefined;
+  /** The device this contact belongs to, when it could be matched. */
+  mac?: string | undefined;
+  updatedAt: number;
+}
+
+interface BindingRow {
+  aor: string;
+  contact: string;
+  call_id: string;
+  cseq: number;
+  expires_at: number;
+  q: number | null;
+  source: string;
+  user_agent: string | null;
+  mac: string | null;
+  updated_at: number;
+}
+
+type Op = { kind: 'put'; binding: Binding } | { kind: 'remove'; aor: string; contact: string };
+
+/** 10 values a row. */
+const ROWS_PER_STATEMENT = 300;
+
+export class BindingRepository {
+  private batch: Array<{ ops: Op[]; done: (err?: Error) => void }> = [];
+  private flushing = false;
+
+  constructor(private readonly db: Database, private readonly log: Logger) {}
+
+  /** Every readable binding; a corrupt row is logged and skipped. */
+  async list(): Promise<Binding[]> {
+    const rows = await this.db.all<BindingRow>('SELECT * FROM bindings');
+    const out: Binding[] = [];
+    for (const row of rows) {
+      if (typeof row.aor !== 'string' || !row.aor || typeof row.contact !== 'string' || !row.contact || !Number.isFinite(row.expires_at) || !Number.isFinite(row.cseq)) {
+        this.log.warn({ aor: row.aor }, 'skipping a registration row that is not valid');
+        continue;
+      }
+      out.push({
+        aor: row.aor,
+        contact: row.contact,
+        callId: row.call_id,
+        cseq: row.cseq,
+        expiresAt: row.expires_at,
+        q: row.q ?? undefined,
+        source: row.source,
+        userAgent: row.user_agent ?? undefined,
+        mac: row.mac ?? undefined,
+        updatedAt: row.updated_at,
+      });
+    }
+    return out;
+  }
+
+  /** Applies puts and removals; resolves once they are durable. Concurrent calls share one transaction. */
+  apply(puts: readonly Binding[], removals: ReadonlyArray<{ aor: string; contact: string }>): Promise<void> {
+    const ops: Op[] = [...removals.map((r): Op => ({ kind: 'remove', aor: r.aor, contact: r.contact })), ...puts.map((b): Op => ({ kind: 'put', binding: { ...b } }))];
+    if (!ops.length) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.batch.push({ ops, done: (err) => (err ? reject(err) : resolve()) });
+      if (!this.flushing) void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.batch.length) {
+        const batch = this.batch;
+        this.batch = [];
+        try {
+          // The last operation on a (aor, contact) wins, in arrival order.
+          const last = new Map<string, Op>();
+          for (const { ops } of batch) for (const op of ops) last.set(op.kind === 'put' ? `${op.binding.aor}\n${op.binding.contact}` : `${op.aor}\n${op.contact}`, op);
+          const puts = [...last.values()].filter((o): o is Extract<Op, { kind: 'put' }> => o.kind === 'put').map((o) => o.binding);
+          const removals = [...last.values()].filter((o): o is Extract<Op, { kind: 'remove' }> => o.kind === 'remove');
+          await this.db.transaction(async () => {
+            for (let i = 0; i < removals.length; i += ROWS_PER_STATEMENT) {
+              const chunk = removals.slice(i, i + ROWS_PER_STATEMENT);
+              await this.db.run(`DELETE FROM bindings WHERE ${chunk.map(() => '(aor = ? AND contact = ?)').join(' OR ')}`, chunk.flatMap((r) => [r.aor, r.contact]));
+            }
+            for (let i = 0; i < puts.length; i += ROWS_PER_STATEMENT) {
+              const chunk = puts.slice(i, i + ROWS_PER_STATEMENT);
+              await this.db.run(
+                `INSERT INTO bindings (aor, contact, call_id, cseq, expires_at, q, source, user_agent, mac, updated_at) VALUES ${chunk.map(() => '(?,?,?,?,?,?,?,?,?,?)').join(',')}
+                 ON CONFLICT(aor, contact) DO UPDATE SET call_id = excluded.call_id, cseq = excluded.cseq, expires_at = excluded.expires_at, q = excluded.q,
+                   source = excluded.source, user_agent = excluded.user_agent, mac = excluded.mac, updated_at = excluded.updated_at`,
+                chunk.flatMap((b) => [b.aor, b.contact, b.callId, b.cseq, b.expiresAt, b.q ?? null, b.source, b.userAgent ?? null, b.mac ?? null, b.updatedAt]),
+              );
+            }
+          }, { quiet: true });
+          for (const { done } of batch) done();
+        } catch (err) {
+          for (const { done } of batch) done(err as Error);
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+}
