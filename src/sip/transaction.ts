@@ -175,7 +175,9 @@ class Server implements ServerTransaction {
     this.after(this.remote.transport === 'udp' ? this.layer.timers.t4 : 0, () => this.terminate()); // Timer I
   }
 
+  /** Runs `fn` after `ms`; at once for 0 (the reliable-transport timers J, I, K, D). */
   after(ms: number, fn: () => void): void {
+    if (ms <= 0) return fn();
     const timer = setTimeout(fn, ms);
     timer.unref();
     this.timers.push(timer);
@@ -312,7 +314,9 @@ class Client implements ClientTransaction {
     this.handlers.onTimeout?.();
   }
 
+  /** Runs `fn` after `ms`; at once for 0 (the reliable-transport timers J, I, K, D). */
   after(ms: number, fn: () => void): void {
+    if (ms <= 0) return fn();
     const timer = setTimeout(fn, ms);
     timer.unref();
     this.timers.push(timer);
