@@ -169,7 +169,7 @@ export async function serve(options: ServeOptions): Promise<RunningOutpost> {
       );
     } else services.dhcp = { state: 'off', reason: 'disabled' };
     if (options.sip) {
-      sip = new SipService({ host: options.bind, port: options.sipPort, store: outpost.store, inventory: outpost.inventory, vendors: outpost.vendors, log });
+      sip = new SipService({ host: options.bind, advertise: host, port: options.sipPort, store: outpost.store, inventory: outpost.inventory, vendors: outpost.vendors, log });
       metrics.watchSip(sip);
       try {
         const bound = await sip.start();

@@ -6,6 +6,7 @@ import { statusReport } from '../app/status.js';
 import { getPath, settableKeys } from '../provisioning/settings.js';
 import { print, withOutpost, type GlobalOptions } from './context.js';
 import { json, table } from './output.js';
+import { formatMac, type Mac } from '../net/mac.js';
 
 export function registerSiteCommands(program: Command): void {
   const site = program.command('site').description('the site: network, QoS, time, upstream, dial plan, fax, DHCP');
@@ -52,7 +53,12 @@ export function registerSiteCommands(program: Command): void {
         const report = await statusReport(outpost, {
           http: running ? { state: 'up', address: `127.0.0.1:${opts.httpPort}` } : { state: 'off', reason: `nothing answers on 127.0.0.1:${opts.httpPort}` },
         });
-        if (opts.json) return print(json(report));
+        const now = Date.now();
+        const byUser = new Map((await outpost.store.lines.list()).map((l) => [l.user, l]));
+        const registered = (await outpost.store.bindings.list())
+          .filter((b) => b.expiresAt > now)
+          .map((b) => ({ line: byUser.get(b.aor)?.ext ?? '', user: b.aor, contact: b.contact, expiresIn: Math.round((b.expiresAt - now) / 1000), source: b.source, device: b.mac ? formatMac(b.mac as Mac) : '' }));
+        if (opts.json) return print(json({ ...report, registered }));
         print(
           [
             `site          ${report.site}`,
@@ -64,6 +70,10 @@ export function registerSiteCommands(program: Command): void {
             `devices       ${Object.entries(report.devices).map(([s, n]) => `${n} ${s}`).join(', ')}`,
           ].join('\n'),
         );
+        if (registered.length) {
+          print('');
+          print(table(registered.map((r) => [r.line, r.user, r.contact, `${r.expiresIn}s`, r.source, r.device]), ['LINE', 'USER', 'CONTACT', 'EXPIRES', 'FROM', 'DEVICE']));
+        }
       });
     });
 }

@@ -15,11 +15,11 @@ import type { Line } from '../store/lines.js';
 import type { Store } from '../store/index.js';
 import type { VendorPlugin } from '../vendors/types.js';
 import { challenge, FailureTarpit, NonceIssuer, parseCredentials, redactAuthorization, verify } from './digest.js';
-import { HeaderError, parseNameAddr } from './headers.js';
-import { essentials, replyHeaders, SipParseError } from './message.js';
+import { HeaderError, parseNameAddr, parseVia } from './headers.js';
+import { essentials, replyHeaders, SipParseError, type SipRequest } from './message.js';
 import { contactValues, processRegister } from './registrar.js';
 import { RegistrationBook } from './registrations.js';
-import { DEFAULT_TIMERS, TransactionLayer, type ServerTransaction, type Timers } from './transaction.js';
+import { DEFAULT_TIMERS, MAGIC_COOKIE, TransactionLayer, type ServerTransaction, type Timers } from './transaction.js';
 import { SipTransport, type Remote } from './transport.js';
 import { parseUri, UriError } from './uri.js';
 
@@ -27,6 +27,8 @@ export const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, NOTIFY, UPDAT
 /** Outpost's realm in every challenge. */
 export const REALM = 'outpost';
 const SERVER_HEADER = 'Outpost';
+/** Branches of requests Outpost forwards start with this (the proxy uses it), so a loop is recognised. */
+export const OUR_BRANCH = `${MAGIC_COOKIE}-op-`;
 
 export interface SipCounters {
   registers: Record<'ok' | 'challenged' | 'stale' | 'failed' | 'rejected' | 'error', number>;
@@ -39,6 +41,8 @@ export interface SipCounters {
 export interface SipServiceOptions {
   host: string;
   port: number;
+  /** The address phones reach Outpost at (its own Via sent-by, for loop detection); default `host`. */
+  advertise?: string;
   store: Store;
   inventory: Inventory;
   vendors: readonly VendorPlugin[];
@@ -196,6 +200,7 @@ export class SipService {
     }
     const mf = req.headers.get('Max-Forwards');
     if (mf !== undefined && !/^\d{1,3}$/.test(mf.trim())) return reply(400, 'Bad Max-Forwards');
+    if (this.looped(req)) return reply(482);
     if (req.method === 'REGISTER' || req.method === 'OPTIONS') {
       const required = req.headers.values('Require');
       if (required.length) return reply(420, undefined, [['Unsupported', required.join(', ')]]);
@@ -212,6 +217,23 @@ export class SipService {
         if (['INVITE', 'BYE', 'UPDATE', 'INFO', 'PRACK', 'REFER', 'MESSAGE', 'NOTIFY', 'SUBSCRIBE', 'PUBLISH'].includes(req.method)) return reply(480, 'Temporarily Unavailable (no route)');
         return reply(501);
     }
+  }
+
+  /**
+   * A request that already passed through this box (a Via with Outpost's own address and port below the top
+   * one): it came back around, e.g. Centrex -> Outpost -> Centrex -> Outpost (RFC 3261 §16.3 step 4).
+   */
+  private looped(req: SipRequest): boolean {
+    const host = (this.options.advertise ?? this.options.host).toLowerCase();
+    const port = this.transport.port;
+    return req.headers.values('Via').slice(1).some((v) => {
+      try {
+        const via = parseVia(v);
+        return via.host.replace(/^\[|\]$/g, '') === host && (via.port ?? 5060) === port && (via.params.get('branch') ?? '').startsWith(OUR_BRANCH);
+      } catch {
+        return false;
+      }
+    });
   }
 
   private async register(tx: ServerTransaction, reply: (status: number, reason?: string, extra?: Array<[string, string]>) => void): Promise<void> {

@@ -711,3 +711,39 @@ describe('cli: wrong command lines and help', function () {
     assert.match(r.stdout, /--password/);
   });
 });
+
+describe('cli: status lists the live registrations', function () {
+  this.timeout(60_000);
+  let data: string;
+  before(async () => {
+    data = tempDir();
+    await addLine111(data);
+    expectExit(await outpost(data, ['device', 'add', '--mac', MAC, '--model', 'SIP-T22P', '--line', '111']), 0, 'device add');
+    // What a running registrar stores: one live binding of line 111 from the T22P, one that has expired.
+    const { Store } = await import('../../src/store/index.js');
+    const { silentLogger } = await import('../../src/app/log.js');
+    const store = await Store.open(data, silentLogger);
+    const now = Date.now();
+    const line = (await store.lines.list())[0]!;
+    await store.bindings.apply([
+      { aor: line.user, contact: 'sip:111@10.20.0.31:5062', callId: 'a', cseq: 2, expiresAt: now + 600_000, source: 'udp:10.20.0.31:5062', mac: '001565aabb01', updatedAt: now },
+      { aor: line.user, contact: 'sip:111@10.20.0.99:5062', callId: 'b', cseq: 2, expiresAt: now - 1000, source: 'udp:10.20.0.99:5062', updatedAt: now },
+    ], []);
+    await store.close();
+  });
+  after(() => removeDir(data));
+
+  it('counts and lists the live one with its line and device; the expired one is not there', async () => {
+    const r = await outpost(data, ['status']);
+    expectExit(r, 0, 'status');
+    assert.match(r.stdout, /^registrations 1$/m);
+    const row = r.stdout.split('\n').find((l) => l.startsWith('111 '));
+    assert.ok(row, r.stdout);
+    assert.match(row, /sip:111@10\.20\.0\.31:5062/);
+    assert.match(row, /00:15:65:aa:bb:01/);
+    assert.ok(!r.stdout.includes('10.20.0.99'));
+    const j = await outpostJson<{ registrations: number; registered: Array<{ line: string; device: string }> }>(data, ['status', '--json']);
+    assert.equal(j.registrations, 1);
+    assert.deepEqual(j.registered.map((x) => [x.line, x.device]), [['111', '00:15:65:aa:bb:01']]);
+  });
+});
