@@ -184,7 +184,8 @@ function splitAddress(value: string): AddressParts {
     let displayName: string | undefined;
     if (display.startsWith('"')) displayName = unquote(display);
     else if (display !== '') {
-      if (!display.split(/[ \t]+/).every(isToken)) throw new HeaderError(`bad display name "${display}"`);
+      // Tokens, leniently with bytes above 0x7f: phones send unquoted UTF-8 names (`Jan Dvořák <sip:...>`).
+      if (!display.split(/[ \t]+/).every((w) => isToken(w.replace(/[\x80-\xff]/g, 'x')))) throw new HeaderError(`bad display name "${display}"`);
       displayName = display.replace(/[ \t]+/g, ' ');
     }
     const uriText = v.slice(lt + 1, gt);

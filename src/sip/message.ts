@@ -128,7 +128,7 @@ const VERSION = /^SIP\/\d+\.\d+$/i;
 /** CTLs other than HTAB: never in a start line (RFC 3261 §25.1: Request-Line, Status-Line). */
 const CTL = /[\x00-\x08\x0a-\x1f\x7f]/;
 
-/** Index just past the blank line ending the header section (CRLFCRLF, or LFLF from lenient peers), or -1. */
+/** Where the header section ends (at its last line break) and the body starts (past the blank line: CRLFCRLF, or LFLF from lenient peers); undefined if there is none. */
 export function headerEnd(buf: Buffer, from = 0): { end: number; bodyStart: number } | undefined {
   for (let i = from; i < buf.length - 1; i++) {
     if (buf[i] !== 0x0a) continue;

@@ -15,13 +15,13 @@ import type { Line } from '../store/lines.js';
 import type { Store } from '../store/index.js';
 import type { VendorPlugin } from '../vendors/types.js';
 import { challenge, FailureTarpit, NonceIssuer, parseCredentials, redactAuthorization, verify } from './digest.js';
-import { HeaderError, parseNameAddr, parseVia } from './headers.js';
+import { HeaderError, parseMaxForwards, parseNameAddr, parseVia } from './headers.js';
 import { essentials, replyHeaders, SipParseError, type SipRequest } from './message.js';
 import { contactValues, processRegister } from './registrar.js';
 import { RegistrationBook } from './registrations.js';
 import { DEFAULT_TIMERS, MAGIC_COOKIE, TransactionLayer, type ServerTransaction, type Timers } from './transaction.js';
 import { SipTransport, type Remote } from './transport.js';
-import { parseUri, UriError } from './uri.js';
+import { parseUri, UnsupportedSchemeError } from './uri.js';
 
 export const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, NOTIFY, UPDATE, INFO, PRACK, REFER, MESSAGE';
 /** Outpost's realm in every challenge. */
@@ -195,11 +195,16 @@ export class SipService {
     try {
       uriScheme = parseUri(req.uri).scheme;
     } catch (err) {
-      if (err instanceof UriError && /scheme/.test(err.message)) return reply(416);
+      if (err instanceof UnsupportedSchemeError) return reply(416);
       return reply(400, 'Bad Request-URI');
     }
-    const mf = req.headers.get('Max-Forwards');
-    if (mf !== undefined && !/^\d{1,3}$/.test(mf.trim())) return reply(400, 'Bad Max-Forwards');
+    const mfText = req.headers.get('Max-Forwards');
+    let mf = 70;
+    try {
+      if (mfText !== undefined) mf = parseMaxForwards(mfText);
+    } catch {
+      return reply(400, 'Bad Max-Forwards');
+    }
     if (this.looped(req)) return reply(482);
     if (req.method === 'REGISTER' || req.method === 'OPTIONS') {
       const required = req.headers.values('Require');
@@ -213,7 +218,7 @@ export class SipService {
         return reply(200, undefined, [['Allow', ALLOW], ['Accept', 'application/sdp'], ['Accept-Language', 'en']]);
       default:
         // Calls are routed by the survival-mode proxy; until it runs, Outpost takes none.
-        if (Number(mf ?? '70') === 0) return reply(483);
+        if (mf === 0) return reply(483);
         if (['INVITE', 'BYE', 'UPDATE', 'INFO', 'PRACK', 'REFER', 'MESSAGE', 'NOTIFY', 'SUBSCRIBE', 'PUBLISH'].includes(req.method)) return reply(480, 'Temporarily Unavailable (no route)');
         return reply(501);
     }

@@ -5,7 +5,7 @@
  * (the npm `sip` package's leak). `size()` counts what is alive, so tests can see it return to zero.
  */
 import { randomBytes } from 'node:crypto';
-import { formatVia, parseCSeq, parseParams, parseVia, type Via } from './headers.js';
+import { formatVia, parseAddress, parseCSeq, parseVia, type Via } from './headers.js';
 import { Headers, responseTo, type SipMessage, type SipRequest, type SipResponse } from './message.js';
 import type { Remote } from './transport.js';
 
@@ -449,6 +449,11 @@ function serverKey(req: SipRequest, via: Via, method: string): string {
   const branch = via.params.get('branch') ?? '';
   const sentBy = `${via.host}:${via.port ?? ''}`;
   if (branch.startsWith(MAGIC_COOKIE)) return `${branch}|${sentBy}|${method}`;
-  const fromTag = parseParams(req.headers.get('From')?.replace(/^[^>]*>/, '') ?? '').get('tag') ?? '';
+  let fromTag = '';
+  try {
+    fromTag = parseAddress(req.headers.get('From') ?? '').params.get('tag') ?? '';
+  } catch {
+    /* an unreadable From still gets a key; the TU answers 400 */
+  }
   return `2543|${req.headers.get('Call-ID') ?? ''}|${parseCSeq(req.headers.get('CSeq') ?? '0 X').seq}|${fromTag}|${branch}|${sentBy}|${method}`;
 }

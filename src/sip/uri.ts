@@ -1,6 +1,7 @@
 /**
  * SIP and tel URIs (RFC 3261 §19.1, RFC 3966): parsed into parts, compared the way §19.1.4 says, printed
- * back. Pure: no I/O. Escapes (`%40`) stay as written in `user`; `userUnescaped` decodes them.
+ * back. Pure: no I/O. Escapes (`%40`) stay as written in `user` (unescapeUser() decodes them); parameters are
+ * decoded.
  */
 import { isIPv6 } from 'node:net';
 
