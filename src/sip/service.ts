@@ -285,8 +285,8 @@ export class SipService {
       this.counters.registers.failed++;
       const penalty = this.tarpit.onFailure(remote.address, now);
       this.options.log.info({ source, user: creds.username, reason: verdict.reason, detail: verdict.detail, authorization: redactAuthorization(authorization) }, 'SIP authentication failed');
-      if (penalty.firstBlock) await this.event('sip.blocked', 'warn', `${remote.address} blocked for repeated authentication failures (last user ${creds.username})`, { source });
-      else await this.event('sip.auth_failed', 'warn', `REGISTER for ${creds.username} from ${remote.address} failed authentication (${verdict.reason})`, { source, user: creds.username, reason: verdict.reason }, true);
+      if (penalty.firstBlock) void this.event('sip.blocked', 'warn', `${remote.address} blocked for repeated authentication failures (last user ${creds.username})`, { source });
+      else void this.event('sip.auth_failed', 'warn', `REGISTER for ${creds.username} from ${remote.address} failed authentication (${verdict.reason})`, { source, user: creds.username, reason: verdict.reason }, true);
       const answer = () => reply(401, undefined, challenge({ issuer: this.issuer, realm: REALM, algorithms, now: this.now() }).map((v): [string, string] => ['WWW-Authenticate', v]));
       if (penalty.blocked) return;
       if (penalty.delayMs > 0) {
@@ -318,15 +318,18 @@ export class SipService {
         if (outcome.status === 403) await this.event('sip.rejected', 'warn', `REGISTER of ${aor} from ${remote.address}: ${outcome.reason}`, { source, user: aor });
         return reply(outcome.status, outcome.reason, outcome.headers ?? []);
       }
+      // Durable first, then the 200; the event log and the device's state follow without holding the phone up.
       await this.book.replace(aor, outcome.bindings, outcome.puts, outcome.removals);
       this.counters.registers.ok++;
-      const known = new Set(existing.map((b) => b.contact));
-      for (const b of outcome.puts) {
-        if (!known.has(b.contact)) await this.event('sip.registered', 'info', `${aor} (line ${line!.ext}) registered at ${b.contact}`, { user: aor, contact: b.contact, source, userAgent }, false, b.mac);
-      }
-      for (const b of outcome.removals) await this.event('sip.unregistered', 'info', `${aor} (line ${line!.ext}) unregistered ${b.contact}`, { user: aor, contact: b.contact, source }, false, b.mac);
-      for (const m of new Set([...outcome.puts, ...outcome.removals].map((b) => b.mac).filter((x): x is string => !!x))) await this.deviceState(m);
       reply(200, undefined, [...contactValues(outcome.bindings, now).map((c): [string, string] => ['Contact', c]), ['Date', new Date(now).toUTCString()]]);
+      const known = new Set(existing.map((b) => b.contact));
+      void (async () => {
+        for (const b of outcome.puts) {
+          if (!known.has(b.contact)) await this.event('sip.registered', 'info', `${aor} (line ${line!.ext}) registered at ${b.contact}`, { user: aor, contact: b.contact, source, userAgent }, false, b.mac);
+        }
+        for (const b of outcome.removals) await this.event('sip.unregistered', 'info', `${aor} (line ${line!.ext}) unregistered ${b.contact}`, { user: aor, contact: b.contact, source }, false, b.mac);
+        for (const m of new Set([...outcome.puts, ...outcome.removals].map((b) => b.mac).filter((x): x is string => !!x))) await this.deviceState(m);
+      })().catch((err: Error) => this.options.log.error({ err: err.message }, 'recording a registration failed'));
     });
   }
 
