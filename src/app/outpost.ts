@@ -343,6 +343,6 @@ export class Outpost {
   }
 }
 
-function toLineRecord(line: { ext: string; number?: string | undefined; name: string; user: string; password: string; forward?: string | undefined }): LineRecord {
-  return { ext: line.ext, number: line.number, name: line.name, user: line.user, password: line.password, forward: line.forward };
+function toLineRecord(line: { ext: string; number?: string | undefined; name: string; user: string; password: string; forward?: string | undefined; forwardOnBusy?: boolean | undefined }): LineRecord {
+  return { ext: line.ext, number: line.number, name: line.name, user: line.user, password: line.password, forward: line.forward, ...(line.forwardOnBusy ? { forwardOnBusy: true } : {}) };
 }

@@ -16,7 +16,8 @@ export function registerLineCommands(program: Command): void {
     .requiredOption('--user <user>', 'Centrex SIP user, e.g. 420234567111')
     .requiredOption('--password <password>', 'Centrex SIP password')
     .option('--forward <number>', 'where calls go in survival mode when the line is unreachable, e.g. 0602123456')
-    .action(async (opts: { ext: string; number?: string; name: string; user: string; password: string; forward?: string }, cmd: Command) => {
+    .option('--forward-on-busy', 'forward a busy line too (in survival mode)')
+    .action(async (opts: { ext: string; number?: string; name: string; user: string; password: string; forward?: string; forwardOnBusy?: boolean }, cmd: Command) => {
       await withOutpost(cmd.optsWithGlobals<GlobalOptions>(), async (outpost) => {
         const result = await outpost.putLine(opts);
         print(`line ${opts.ext} ${result}`);

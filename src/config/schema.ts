@@ -63,6 +63,8 @@ export const lineSchema = z
     user: sipUser,
     password: sipPassword,
     forward: forwardNumber.optional(),
+    /** In survival mode a busy line (486) is forwarded too, not only an unreachable one. */
+    forwardOnBusy: z.boolean({ invalid_type_error: 'must be true or false' }).optional(),
   })
   .strict();
 
@@ -119,7 +121,20 @@ export const siteFileSchema = z
       .strict()
       .default({}),
     gateway: z
-      .object({ host: z.union([z.literal(''), host]), port: int(1, 65535, 'UDP/TCP port') })
+      .object({
+        host: z.union([z.literal(''), host]),
+        port: int(1, 65535, 'UDP/TCP port'),
+        inbound: z.array(extension).max(20, 'at most 20 lines ring for a call from the PSTN'),
+        keepPrefix: z.boolean({ invalid_type_error: 'must be true or false' }),
+      })
+      .partial()
+      .strict()
+      .default({}),
+    survival: z
+      .object({
+        registerExpires: int(30, 3600, 'seconds: registrations during an outage, so phones return to the Centrex soon after'),
+        forwardAfter: int(5, 300, 'seconds of ringing before an unanswered call goes to the line\'s forward number'),
+      })
       .partial()
       .strict()
       .default({}),
@@ -204,7 +219,8 @@ export const DEFAULT_SETTINGS = {
   network: { voiceVlan: 0, voicePriority: 5, dataVlan: 0, dataPriority: 0 },
   qos: { sipDscp: 26, rtpDscp: 46 },
   upstream: { proxy: '', transport: 'udp' as 'udp' | 'tcp' | 'tls', interval: 10, failures: 3, holdDown: 120 },
-  gateway: { host: '', port: 5060 },
+  gateway: { host: '', port: 5060, inbound: [] as string[], keepPrefix: false },
+  survival: { registerExpires: 60, forwardAfter: 20 },
   dialplan: { outsidePrefix: '0', emergency: ['112', '150', '155', '158'] },
   fax: { t38: true, redundancy: 2, ecm: true },
   provisioning: { allow: [] as string[], recheckMinutes: 1440 },

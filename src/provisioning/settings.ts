@@ -18,6 +18,7 @@ export interface LineRecord {
   user: string;
   password: string;
   forward?: string | undefined;
+  forwardOnBusy?: boolean | undefined;
 }
 
 export interface ResolvedLine {
@@ -156,7 +157,7 @@ export function settableKeys(defaults: object = DEFAULT_SETTINGS, prefix = ''): 
  * Site settings that belong to the box, not to what a device's files carry: they cannot be set per device.
  * Keys are matched as prefixes (`dhcp` covers `dhcp.range`).
  */
-const SERVER_ONLY = ['admin', 'advertise', 'dhcp', 'firmware', 'sip', 'provisioning.allow', 'upstream.interval', 'upstream.failures', 'upstream.holdDown'];
+const SERVER_ONLY = ['admin', 'advertise', 'dhcp', 'firmware', 'sip', 'survival', 'gateway.inbound', 'gateway.keepPrefix', 'provisioning.allow', 'upstream.interval', 'upstream.failures', 'upstream.holdDown'];
 
 /** Why `key` cannot be a per-device setting, or undefined when it can. */
 export function deviceKeyProblem(key: string): string | undefined {

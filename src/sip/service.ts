@@ -265,49 +265,19 @@ export class SipService {
       if (err instanceof HeaderError) return reply(400, 'Bad To');
       throw err;
     }
-    const algorithms = site.sip.algorithms;
-    const authorization = req.headers.get('Authorization');
-    if (!authorization) {
-      this.counters.registers.challenged++;
-      return reply(401, undefined, challenge({ issuer: this.issuer, realm: REALM, algorithms, now }).map((v): [string, string] => ['WWW-Authenticate', v]));
-    }
-    const creds = parseCredentials(authorization);
-    if (typeof creds === 'string') return reply(400, `Bad Authorization (${creds})`.slice(0, 100));
-    const line = this.lines().byUser.get(creds.username);
-    const verdict = line
-      ? verify(creds, { method: 'REGISTER', user: line.user, realm: REALM, issuer: this.issuer, now, password: line.password, algorithms })
-      : ({ ok: false, reason: 'bad-response', detail: 'no line has this user' } as const);
-    if (!verdict.ok) {
-      if (verdict.reason === 'stale') {
-        this.counters.registers.stale++;
-        return reply(401, undefined, challenge({ issuer: this.issuer, realm: REALM, algorithms, stale: true, now }).map((v): [string, string] => ['WWW-Authenticate', v]));
-      }
-      this.counters.registers.failed++;
-      const penalty = this.tarpit.onFailure(remote.address, now);
-      this.options.log.info({ source, user: creds.username, reason: verdict.reason, detail: verdict.detail, authorization: redactAuthorization(authorization) }, 'SIP authentication failed');
-      if (penalty.firstBlock) void this.event('sip.blocked', 'warn', `${remote.address} blocked for repeated authentication failures (last user ${creds.username})`, { source });
-      else void this.event('sip.auth_failed', 'warn', `REGISTER for ${creds.username} from ${remote.address} failed authentication (${verdict.reason})`, { source, user: creds.username, reason: verdict.reason }, true);
-      const answer = () => reply(401, undefined, challenge({ issuer: this.issuer, realm: REALM, algorithms, now: this.now() }).map((v): [string, string] => ['WWW-Authenticate', v]));
-      if (penalty.blocked) return;
-      if (penalty.delayMs > 0) {
-        this.counters.tarpitted++;
-        setTimeout(answer, penalty.delayMs).unref();
-        return;
-      }
-      return answer();
-    }
-    this.tarpit.onSuccess(remote.address);
-    if (toUser === undefined || toUser !== line!.user) {
+    const line = this.authenticate(tx, 'www', reply);
+    if (!line) return;
+    if (toUser === undefined || toUser !== line.user) {
       this.counters.registers.rejected++;
-      await this.event('sip.rejected', 'warn', `${line!.user} (line ${line!.ext}) tried to register ${toUser ?? 'no user'} from ${remote.address}`, { source, user: line!.user, to: toUser });
+      await this.event('sip.rejected', 'warn', `${line.user} (line ${line.ext}) tried to register ${toUser ?? 'no user'} from ${remote.address}`, { source, user: line.user, to: toUser });
       return reply(403, 'Forbidden (the To user is not the authenticated line)');
     }
     const userAgent = req.headers.get('User-Agent');
     const { callId, cseq } = essentials(req);
-    const aor = line!.user;
+    const aor = line.user;
     await this.book.exclusive(aor, async () => {
       const existing = this.book.get(aor, now);
-      const mac = this.matchDevice(line!, remote, userAgent);
+      const mac = this.matchDevice(line, remote, userAgent);
       const outcome = processRegister({
         aor, request: req, callId, cseq: cseq.seq, existing, now, source, userAgent, mac,
         limits: { minExpires: site.sip.minExpires, maxExpires: site.sip.maxExpires, defaultExpires: site.sip.defaultExpires, maxContacts: site.sip.maxContacts },
@@ -325,12 +295,75 @@ export class SipService {
       const known = new Set(existing.map((b) => b.contact));
       void (async () => {
         for (const b of outcome.puts) {
-          if (!known.has(b.contact)) await this.event('sip.registered', 'info', `${aor} (line ${line!.ext}) registered at ${b.contact}`, { user: aor, contact: b.contact, source, userAgent }, false, b.mac);
+          if (!known.has(b.contact)) await this.event('sip.registered', 'info', `${aor} (line ${line.ext}) registered at ${b.contact}`, { user: aor, contact: b.contact, source, userAgent }, false, b.mac);
         }
-        for (const b of outcome.removals) await this.event('sip.unregistered', 'info', `${aor} (line ${line!.ext}) unregistered ${b.contact}`, { user: aor, contact: b.contact, source }, false, b.mac);
+        for (const b of outcome.removals) await this.event('sip.unregistered', 'info', `${aor} (line ${line.ext}) unregistered ${b.contact}`, { user: aor, contact: b.contact, source }, false, b.mac);
         for (const m of new Set([...outcome.puts, ...outcome.removals].map((b) => b.mac).filter((x): x is string => !!x))) await this.deviceState(m);
       })().catch((err: Error) => this.options.log.error({ err: err.message }, 'recording a registration failed'));
     });
+  }
+
+  /**
+   * Digest authentication of a request against the lines (RFC 3261 §22): `www` for REGISTER (401,
+   * Authorization), `proxy` for calls (407, Proxy-Authorization). Answers the challenge or the failure itself
+   * (slowly, then not at all, for a source that keeps failing) and returns the line only when the request is
+   * authenticated.
+   */
+  authenticate(tx: ServerTransaction, kind: 'www' | 'proxy', reply: (status: number, reason?: string, extra?: Array<[string, string]>) => void): Line | undefined {
+    const req = tx.request;
+    const remote = tx.remote;
+    const now = this.now();
+    const site = this.site();
+    const algorithms = site?.sip.algorithms ?? ['MD5', 'SHA-256'];
+    const status = kind === 'www' ? 401 : 407;
+    const challengeName = kind === 'www' ? 'WWW-Authenticate' : 'Proxy-Authenticate';
+    const source = `${remote.transport}:${remote.address}:${remote.port}`;
+    const challengeNow = (stale = false) =>
+      reply(status, undefined, challenge({ issuer: this.issuer, realm: REALM, algorithms, stale, now: this.now() }).map((v): [string, string] => [challengeName, v]));
+    if (this.tarpit.isBlocked(remote.address, now)) {
+      this.counters.tarpitted++;
+      return undefined; // silence: a blocked source learns nothing
+    }
+    // Credentials for Outpost's realm (a phone may also carry the Centrex's).
+    const values = req.headers.lines(kind === 'www' ? 'Authorization' : 'Proxy-Authorization');
+    const parsed = values.map((v) => ({ raw: v, creds: parseCredentials(v) }));
+    const ours = parsed.find((p) => typeof p.creds !== 'string' && p.creds.realm === REALM) ?? parsed[0];
+    if (!ours) {
+      if (kind === 'www') this.counters.registers.challenged++;
+      challengeNow();
+      return undefined;
+    }
+    if (typeof ours.creds === 'string') {
+      reply(400, `Bad ${kind === 'www' ? 'Authorization' : 'Proxy-Authorization'} (${ours.creds})`.slice(0, 100));
+      return undefined;
+    }
+    const creds = ours.creds;
+    const line = this.lines().byUser.get(creds.username);
+    const verdict = line
+      ? verify(creds, { method: req.method, user: line.user, realm: REALM, issuer: this.issuer, now, password: line.password, algorithms })
+      : ({ ok: false, reason: 'bad-response', detail: 'no line has this user' } as const);
+    if (verdict.ok) {
+      this.tarpit.onSuccess(remote.address);
+      return line;
+    }
+    if (verdict.reason === 'stale') {
+      if (kind === 'www') this.counters.registers.stale++;
+      challengeNow(true);
+      return undefined;
+    }
+    if (kind === 'www') this.counters.registers.failed++;
+    const penalty = this.tarpit.onFailure(remote.address, now);
+    this.options.log.info({ source, user: creds.username, method: req.method, reason: verdict.reason, detail: verdict.detail, authorization: redactAuthorization(ours.raw) }, 'SIP authentication failed');
+    if (penalty.firstBlock) void this.event('sip.blocked', 'warn', `${remote.address} blocked for repeated authentication failures (last user ${creds.username})`, { source });
+    else void this.event('sip.auth_failed', 'warn', `${req.method} for ${creds.username} from ${remote.address} failed authentication (${verdict.reason})`, { source, user: creds.username, reason: verdict.reason }, true);
+    if (penalty.blocked) return undefined;
+    if (penalty.delayMs > 0) {
+      this.counters.tarpitted++;
+      setTimeout(() => challengeNow(), penalty.delayMs).unref();
+      return undefined;
+    }
+    challengeNow();
+    return undefined;
   }
 
   /**

@@ -8,6 +8,7 @@ import { LineRepository } from './lines.js';
 import { LeaseRepository } from './leases.js';
 import { SettingsRepository } from './settings.js';
 import { BindingRepository } from './bindings.js';
+import { CallRepository } from './calls.js';
 
 export class Store {
   readonly lines: LineRepository;
@@ -16,6 +17,7 @@ export class Store {
   readonly settings: SettingsRepository;
   readonly leases: LeaseRepository;
   readonly bindings: BindingRepository;
+  readonly calls: CallRepository;
 
   private constructor(readonly db: Database, log: Logger) {
     this.lines = new LineRepository(db, log);
@@ -24,6 +26,7 @@ export class Store {
     this.settings = new SettingsRepository(db, log);
     this.leases = new LeaseRepository(db, log);
     this.bindings = new BindingRepository(db, log);
+    this.calls = new CallRepository(db);
   }
 
   static async open(dataDir: string, log: Logger): Promise<Store> {

@@ -16,6 +16,7 @@ interface LineRow {
   user: string;
   password: string;
   forward: string | null;
+  forward_on_busy: number | null;
   created_at: string;
   updated_at: string;
 }
@@ -32,7 +33,7 @@ export class LineRepository {
   constructor(private readonly db: Database, private readonly log: Logger) {}
 
   private decode(row: LineRow): Line | undefined {
-    const candidate = { ext: row.ext, number: row.number ?? undefined, name: row.name, user: row.user, password: row.password, forward: row.forward ?? undefined };
+    const candidate = { ext: row.ext, number: row.number ?? undefined, name: row.name, user: row.user, password: row.password, forward: row.forward ?? undefined, ...(row.forward_on_busy ? { forwardOnBusy: true } : {}) };
     const parsed = lineSchema.safeParse(candidate);
     if (!parsed.success) {
       this.log.warn({ ext: row.ext, problem: parsed.error.issues[0]?.message }, 'skipping a line row that is not valid');
@@ -65,17 +66,17 @@ export class LineRepository {
       const existing = await this.db.get<LineRow>('SELECT * FROM lines WHERE ext = ?', [line.ext]);
       const now = nowIso();
       if (!existing) {
-        await this.db.run('INSERT INTO lines (ext, number, name, user, password, forward, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?)', [
-          line.ext, line.number ?? null, line.name, line.user, line.password, line.forward ?? null, now, now,
+        await this.db.run('INSERT INTO lines (ext, number, name, user, password, forward, forward_on_busy, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)', [
+          line.ext, line.number ?? null, line.name, line.user, line.password, line.forward ?? null, line.forwardOnBusy ? 1 : 0, now, now,
         ]);
         return 'added';
       }
       const same =
         existing.number === (line.number ?? null) && existing.name === line.name && existing.user === line.user &&
-        existing.password === line.password && existing.forward === (line.forward ?? null);
+        existing.password === line.password && existing.forward === (line.forward ?? null) && Boolean(existing.forward_on_busy) === Boolean(line.forwardOnBusy);
       if (same) return 'unchanged';
-      await this.db.run('UPDATE lines SET number = ?, name = ?, user = ?, password = ?, forward = ?, updated_at = ? WHERE ext = ?', [
-        line.number ?? null, line.name, line.user, line.password, line.forward ?? null, now, line.ext,
+      await this.db.run('UPDATE lines SET number = ?, name = ?, user = ?, password = ?, forward = ?, forward_on_busy = ?, updated_at = ? WHERE ext = ?', [
+        line.number ?? null, line.name, line.user, line.password, line.forward ?? null, line.forwardOnBusy ? 1 : 0, now, line.ext,
       ]);
       // Phones carrying this line must fetch their file again before they are "provisioned".
       await this.db.run(

@@ -105,4 +105,24 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX bindings_expires ON bindings(expires_at);
     `,
   },
+  {
+    version: 5,
+    name: 'calls handled in survival mode; forward on busy',
+    sql: `
+      CREATE TABLE calls (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        call_id     TEXT NOT NULL,
+        caller      TEXT NOT NULL,
+        callee      TEXT NOT NULL,
+        route       TEXT NOT NULL,
+        started_at  INTEGER NOT NULL,
+        answered_at INTEGER,
+        ended_at    INTEGER,
+        result      TEXT NOT NULL DEFAULT 'ringing'
+      );
+      CREATE INDEX calls_started ON calls(started_at);
+      CREATE INDEX calls_call_id ON calls(call_id);
+      ALTER TABLE lines ADD COLUMN forward_on_busy INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
 ];
