@@ -1,6 +1,8 @@
 /** Prometheus metrics, on a registry of our own (tests run several servers in one process). */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { SipService } from '../sip/service.js';
+import type { UpstreamMonitor } from '../survival/monitor.js';
+import type { CallProxy } from '../survival/proxy.js';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -105,6 +107,51 @@ export class Metrics {
         const size = sip.layer.size();
         this.set({ side: 'server' }, size.server);
         this.set({ side: 'client' }, size.client);
+      },
+    });
+  }
+
+  /** Survival mode: the mode, the Centrex's state and probes, the calls being set up. */
+  watchSurvival(monitor: UpstreamMonitor, proxy: CallProxy): void {
+    new Gauge({
+      name: 'outpost_survival_mode',
+      help: '1 while the branch is in survival mode (the Centrex is unreachable), else 0',
+      registers: [this.registry],
+      collect() {
+        this.set(monitor.mode() === 'survival' ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'outpost_upstream_up',
+      help: '1 when the Centrex answers OPTIONS, 0 when it is down, -1 before the first probe',
+      registers: [this.registry],
+      collect() {
+        this.set(monitor.state.status === 'up' ? 1 : monitor.state.status === 'down' ? 0 : -1);
+      },
+    });
+    new Gauge({
+      name: 'outpost_upstream_rtt_seconds',
+      help: 'Round trip of the last answered OPTIONS to the Centrex',
+      registers: [this.registry],
+      collect() {
+        if (monitor.state.lastRtt !== undefined) this.set(monitor.state.lastRtt / 1000);
+      },
+    });
+    new Gauge({
+      name: 'outpost_upstream_probes',
+      help: 'OPTIONS probes to the Centrex since start, by outcome',
+      labelNames: ['outcome'] as const,
+      registers: [this.registry],
+      collect() {
+        for (const [outcome, n] of Object.entries(monitor.probes)) this.set({ outcome }, n);
+      },
+    });
+    new Gauge({
+      name: 'outpost_calls_in_setup',
+      help: 'Calls Outpost is setting up now (INVITEs not yet answered or failed)',
+      registers: [this.registry],
+      collect() {
+        this.set(proxy.size());
       },
     });
   }

@@ -18,6 +18,8 @@ import { TftpService } from '../tftp/server.js';
 import { DhcpServer, probeOtherServers } from '../dhcp/server.js';
 import { startDhcp } from './dhcp.js';
 import { SipService } from '../sip/service.js';
+import { UpstreamMonitor } from '../survival/monitor.js';
+import { CallProxy } from '../survival/proxy.js';
 
 export interface ServeOptions extends OutpostOptions {
   bind: string;
@@ -97,13 +99,15 @@ export async function serve(options: ServeOptions): Promise<RunningOutpost> {
     });
     const services: Record<string, ServiceState> = {};
     let sip: SipService | undefined;
+    let monitor: UpstreamMonitor | undefined;
+    let proxy: CallProxy | undefined;
     const handler = createHttpHandler({
       outpost,
       catalogue,
       metrics,
       log,
       adminPassword: () => adminPasswordNow(),
-      status: () => statusReport(outpost, services, startedAt, sip && { registrations: () => sip!.book.size() }),
+      status: () => statusReport(outpost, services, startedAt, sip && { registrations: () => sip!.book.size() }, monitor),
       registrations: () => sip?.registrations() ?? [],
       firmwareSlots,
       healthy: () => Object.values(services).every((s) => s.state === 'up' || s.reason !== 'failed'),
@@ -176,6 +180,27 @@ export async function serve(options: ServeOptions): Promise<RunningOutpost> {
         address.sipPort = bound.port;
         services.sip = { state: 'up', address: `${options.bind}:${bound.port}` };
         options.out(`ready sip sip:${host}:${bound.port} udp+tcp (bound to ${options.bind}:${bound.port})`);
+        const running = sip;
+        const currentSite = () => outpost.inventory.latest()?.site;
+        monitor = new UpstreamMonitor({ layer: running.layer, self: () => running.self(), site: currentSite, store: outpost.store, log });
+        running.mode = () => monitor!.mode();
+        proxy = new CallProxy({
+          layer: running.layer,
+          transport: running.transport,
+          self: () => running.self(),
+          site: currentSite,
+          lines: () => running.allLines(),
+          contacts: (user) => running.contactsOf(user),
+          mode: () => monitor!.mode(),
+          authenticate: (tx, reply) => running.authenticate(tx, 'proxy', reply),
+          store: outpost.store,
+          log,
+        });
+        running.useCalls(proxy);
+        await outpost.store.calls.closeOpen(Date.now());
+        monitor.start();
+        metrics.watchSurvival(monitor, proxy);
+        if (site.upstream.proxy) options.out(`ready upstream monitor: OPTIONS to ${site.upstream.proxy} every ${site.upstream.interval} s`);
       } catch (err) {
         for (const d of dhcpServers) await d.stop();
         await tftp?.stop();
@@ -191,6 +216,7 @@ export async function serve(options: ServeOptions): Promise<RunningOutpost> {
     let stopping: Promise<void> | undefined;
     const stop = () =>
       (stopping ??= (async () => {
+        monitor?.stop();
         await sip?.stop();
         for (const d of dhcpServers) await d.stop();
         await tftp?.stop();

@@ -37,6 +37,17 @@ export function apiRouter(deps: { outpost: Outpost; catalogue: ProvisioningCatal
     res.json(deps.registrations?.() ?? []);
   });
 
+  // Calls Outpost routed itself (survival mode), newest first: ?limit=N (default 200).
+  router.get('/calls', async (req, res) => {
+    const limit = Number(req.query.limit ?? 200);
+    res.json((await outpost.store.calls.list({ limit: Number.isInteger(limit) && limit > 0 ? limit : 200 })).map((c) => ({
+      ...c,
+      startedAt: new Date(c.startedAt).toISOString(),
+      answeredAt: c.answeredAt ? new Date(c.answeredAt).toISOString() : undefined,
+      endedAt: c.endedAt ? new Date(c.endedAt).toISOString() : undefined,
+    })));
+  });
+
   router.get('/lines', async (_req, res) => {
     res.json((await outpost.store.lines.list()).map(publicLine));
   });

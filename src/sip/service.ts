@@ -16,10 +16,10 @@ import type { Store } from '../store/index.js';
 import type { VendorPlugin } from '../vendors/types.js';
 import { challenge, FailureTarpit, NonceIssuer, parseCredentials, redactAuthorization, verify } from './digest.js';
 import { HeaderError, parseMaxForwards, parseNameAddr, parseVia } from './headers.js';
-import { essentials, replyHeaders, SipParseError, type SipRequest } from './message.js';
+import { essentials, replyHeaders, SipParseError, type SipRequest, type SipResponse } from './message.js';
 import { contactValues, processRegister } from './registrar.js';
 import { RegistrationBook } from './registrations.js';
-import { DEFAULT_TIMERS, MAGIC_COOKIE, TransactionLayer, type ServerTransaction, type Timers } from './transaction.js';
+import { DEFAULT_TIMERS, PROXY_BRANCH, TransactionLayer, type ServerTransaction, type Timers } from './transaction.js';
 import { SipTransport, type Remote } from './transport.js';
 import { parseUri, UnsupportedSchemeError } from './uri.js';
 
@@ -27,8 +27,7 @@ export const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, NOTIFY, UPDAT
 /** Outpost's realm in every challenge. */
 export const REALM = 'outpost';
 const SERVER_HEADER = 'Outpost';
-/** Branches of requests Outpost forwards start with this (the proxy uses it), so a loop is recognised. */
-export const OUR_BRANCH = `${MAGIC_COOKIE}-op-`;
+
 
 export interface SipCounters {
   registers: Record<'ok' | 'challenged' | 'stale' | 'failed' | 'rejected' | 'error', number>;
@@ -54,6 +53,14 @@ export interface SipServiceOptions {
   now?: () => number;
 }
 
+/** What Outpost does with calls (INVITE and in-dialog requests): the survival-mode proxy plugs in here. */
+export interface CallHandler {
+  handle(tx: ServerTransaction, reply: (status: number, reason?: string, extra?: Array<[string, string]>) => void): Promise<void>;
+  ack(req: SipRequest): void;
+  cancel(cancel: ServerTransaction, invite: ServerTransaction | undefined): void;
+  strayResponse(res: SipResponse): void;
+}
+
 export interface RegistrationView {
   line: string;
   user: string;
@@ -76,6 +83,9 @@ export class SipService {
   private sweeper: NodeJS.Timeout | undefined;
   private readonly now: () => number;
   private usersMemo: { lines: Map<string, Line>; byUser: Map<string, Line> } | undefined;
+  private calls: CallHandler | undefined;
+  /** The branch's mode (normal / survival): REGISTER answers carry a short Expires during an outage. */
+  mode: () => 'normal' | 'survival' = () => 'normal';
 
   constructor(private readonly options: SipServiceOptions) {
     this.now = options.now ?? Date.now;
@@ -99,14 +109,32 @@ export class SipService {
       onBadRequest: () => {
         this.counters.dropped++;
       },
+      onAck: (req) => this.calls?.ack(req),
+      onStrayResponse: (res) => this.calls?.strayResponse(res),
       onCancel: (cancel, invite) => {
+        if (this.calls) return this.calls.cancel(cancel, invite);
         cancel.respond(cancel.reply(invite ? 200 : 481));
         if (invite && invite.state === 'proceeding') invite.respond(invite.reply(487));
       },
     }, options.timers ?? DEFAULT_TIMERS);
   }
 
-  private site(): SiteSettings | undefined {
+  /** Calls go to `handler` from now on. */
+  useCalls(handler: CallHandler): void {
+    this.calls = handler;
+  }
+
+  /** Where phones reach this service (Via sent-by, Record-Route). */
+  self(): { host: string; port: number } {
+    return { host: this.options.advertise ?? this.options.host, port: this.transport.port };
+  }
+
+  /** Every line, as the inventory has them now. */
+  allLines(): Line[] {
+    return [...this.lines().lines.values()];
+  }
+
+  site(): SiteSettings | undefined {
     return this.options.inventory.latest()?.site;
   }
 
@@ -217,8 +245,8 @@ export class SipService {
       case 'OPTIONS':
         return reply(200, undefined, [['Allow', ALLOW], ['Accept', 'application/sdp'], ['Accept-Language', 'en']]);
       default:
-        // Calls are routed by the survival-mode proxy; until it runs, Outpost takes none.
         if (mf === 0) return reply(483);
+        if (this.calls) return this.calls.handle(tx, reply);
         if (['INVITE', 'BYE', 'UPDATE', 'INFO', 'PRACK', 'REFER', 'MESSAGE', 'NOTIFY', 'SUBSCRIBE', 'PUBLISH'].includes(req.method)) return reply(480, 'Temporarily Unavailable (no route)');
         return reply(501);
     }
@@ -234,7 +262,7 @@ export class SipService {
     return req.headers.values('Via').slice(1).some((v) => {
       try {
         const via = parseVia(v);
-        return via.host.replace(/^\[|\]$/g, '') === host && (via.port ?? 5060) === port && (via.params.get('branch') ?? '').startsWith(OUR_BRANCH);
+        return via.host.replace(/^\[|\]$/g, '') === host && (via.port ?? 5060) === port && (via.params.get('branch') ?? '').startsWith(PROXY_BRANCH);
       } catch {
         return false;
       }
@@ -244,6 +272,8 @@ export class SipService {
   private async register(tx: ServerTransaction, reply: (status: number, reason?: string, extra?: Array<[string, string]>) => void): Promise<void> {
     const req = tx.request;
     const remote = tx.remote;
+    // The inventory as it is now (a no-op unless the store changed): a line or device added while Outpost runs counts.
+    await this.options.inventory.current().catch(() => undefined);
     const now = this.now();
     const site = this.site();
     if (!site) return reply(503, 'Service Unavailable (starting)', [['Retry-After', '5']]);
@@ -280,7 +310,10 @@ export class SipService {
       const mac = this.matchDevice(line, remote, userAgent);
       const outcome = processRegister({
         aor, request: req, callId, cseq: cseq.seq, existing, now, source, userAgent, mac,
-        limits: { minExpires: site.sip.minExpires, maxExpires: site.sip.maxExpires, defaultExpires: site.sip.defaultExpires, maxContacts: site.sip.maxContacts },
+        // During an outage phones register for a short time only, so they return to the Centrex soon after it is back.
+        limits: this.mode() === 'survival'
+          ? { minExpires: Math.min(site.sip.minExpires, site.survival.registerExpires), maxExpires: site.survival.registerExpires, defaultExpires: site.survival.registerExpires, maxContacts: site.sip.maxContacts }
+          : { minExpires: site.sip.minExpires, maxExpires: site.sip.maxExpires, defaultExpires: site.sip.defaultExpires, maxContacts: site.sip.maxContacts },
         contactAllowed: (uri) => isIP(uri.host.replace(/^\[|\]$/g, '')) === 0 || anyCidrContains(allow as Cidr[], uri.host.replace(/^\[|\]$/g, '')),
       });
       if (outcome.status !== 200) {

@@ -23,6 +23,8 @@ export interface Timers {
 export const DEFAULT_TIMERS: Timers = { t1: 500, t2: 4000, t4: 5000, timerC: 181_000 };
 
 export const MAGIC_COOKIE = 'z9hG4bK';
+/** Branches of requests Outpost sends or forwards, so a request that comes back around is recognised. */
+export const PROXY_BRANCH = `${MAGIC_COOKIE}-op-`;
 
 export function newBranch(): string {
   return `${MAGIC_COOKIE}${randomBytes(12).toString('base64url')}`;

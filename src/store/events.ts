@@ -58,12 +58,16 @@ export class EventRepository {
     return stored;
   }
 
-  async list(filter: { type?: string | undefined; mac?: string | undefined; sinceId?: number | undefined; limit?: number | undefined } = {}): Promise<OutpostEvent[]> {
+  async list(filter: { type?: string | undefined; types?: readonly string[]; mac?: string | undefined; sinceId?: number | undefined; limit?: number | undefined } = {}): Promise<OutpostEvent[]> {
     const where: string[] = [];
     const params: Param[] = [];
     if (filter.type) {
       where.push('type = ?');
       params.push(filter.type);
+    }
+    if (filter.types?.length) {
+      where.push(`type IN (${filter.types.map(() => '?').join(',')})`);
+      params.push(...filter.types);
     }
     if (filter.mac) {
       where.push('mac = ?');
