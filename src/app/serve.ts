@@ -109,6 +109,7 @@ export async function serve(options: ServeOptions): Promise<RunningOutpost> {
       adminPassword: () => adminPasswordNow(),
       status: () => statusReport(outpost, services, startedAt, sip && { registrations: () => sip!.book.size() }, monitor),
       registrations: () => sip?.registrations() ?? [],
+      resyncVia: () => sip && { layer: sip.layer, self: () => sip!.self() },
       firmwareSlots,
       healthy: () => Object.values(services).every((s) => s.state === 'up' || s.reason !== 'failed'),
     });

@@ -124,6 +124,20 @@ export function registerDeviceCommands(program: Command): void {
     });
 
   device
+    .command('resync')
+    .description('send the device a SIP NOTIFY check-sync: it fetches its files again, without a reboot')
+    .argument('<mac>', 'MAC in any common notation')
+    .option('--bind <address>', 'send from this address of the box (a phone may accept check-sync only from Outpost\'s)')
+    .action(async (mac: string, opts: { bind?: string }, cmd: Command) => {
+      await withOutpost(cmd.optsWithGlobals<GlobalOptions>(), async (outpost) => {
+        const { resyncDevice } = await import('../app/resync.js');
+        const done = await resyncDevice(outpost, mac, undefined, { bind: opts.bind });
+        print(done.text);
+        if (!done.result.answered || done.result.status >= 300) process.exitCode = 1;
+      });
+    });
+
+  device
     .command('remove')
     .description('remove a device')
     .argument('<mac>', 'MAC in any common notation')

@@ -8,6 +8,7 @@ import { formatMac } from '../net/mac.js';
 import type { ProvisioningCatalogue } from '../provisioning/catalogue.js';
 import type { StatusReport } from '../app/status.js';
 import type { RegistrationView } from '../sip/service.js';
+import { resyncDevice, type ResyncVia } from '../app/resync.js';
 
 export function publicLine(line: Line) {
   const { password: _password, ...rest } = line;
@@ -22,7 +23,7 @@ export function maskSite<T extends { admin: { password: string } }>(site: T): T 
   return { ...site, admin: { password: site.admin.password ? '********' : '' } };
 }
 
-export function apiRouter(deps: { outpost: Outpost; catalogue: ProvisioningCatalogue; status: () => Promise<StatusReport>; registrations?: () => RegistrationView[] }): express.Router {
+export function apiRouter(deps: { outpost: Outpost; catalogue: ProvisioningCatalogue; status: () => Promise<StatusReport>; registrations?: () => RegistrationView[]; resyncVia?: () => ResyncVia | undefined }): express.Router {
   const { outpost, catalogue } = deps;
   const router = express.Router();
   router.use(express.json({ limit: '1mb' }));
@@ -113,6 +114,13 @@ export function apiRouter(deps: { outpost: Outpost; catalogue: ProvisioningCatal
   router.delete('/devices/:mac/settings/:key', async (req, res) => {
     await outpost.unsetDeviceSetting(String(req.params.mac), String(req.params.key));
     res.status(204).end();
+  });
+  // NOTIFY check-sync to the device; the answer says what the device did.
+  router.post('/devices/:mac/resync', async (req, res) => {
+    const via = deps.resyncVia?.();
+    if (!via) throw new UserError('SIP is not running (serve --no-sip): no NOTIFY can be sent');
+    const done = await resyncDevice(outpost, String(req.params.mac), via);
+    res.status(done.result.answered ? 200 : 504).json({ mac: done.mac, answered: done.result.answered, status: done.result.answered ? done.result.status : undefined, reason: done.result.answered ? done.result.reason : undefined, target: done.result.target.uri, message: done.text });
   });
   router.post('/devices/import', async (req, res) => {
     if (typeof req.body !== 'string') throw new UserError('send the CSV file as the request body with Content-Type: text/csv');

@@ -10,6 +10,7 @@ import { apiRouter } from './api.js';
 import { basicAuth } from './auth.js';
 import { firmwareRouter, provisioningHandler } from './prov.js';
 import type { RegistrationView } from '../sip/service.js';
+import type { ResyncVia } from '../app/resync.js';
 import type { TransferSlots } from '../provisioning/admission.js';
 
 export interface HttpDeps {
@@ -23,6 +24,7 @@ export interface HttpDeps {
   firmwareSlots: TransferSlots;
   /** Live SIP registrations, when the SIP service runs. */
   registrations?: () => RegistrationView[];
+  resyncVia?: () => ResyncVia | undefined;
 }
 
 export function createHttpApp(deps: HttpDeps): express.Express {
@@ -55,7 +57,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
       void deps.outpost.store.events.add({ type: 'api.auth_failed', level: 'warn', message: `API request without valid credentials from ${req.socket.remoteAddress ?? '?'}`, data: { ip: req.socket.remoteAddress } });
     }
   };
-  app.use('/api/v1', basicAuth(deps.adminPassword, onAuthFailure), apiRouter({ outpost: deps.outpost, catalogue: deps.catalogue, status: deps.status, registrations: () => deps.registrations?.() ?? [] }));
+  app.use('/api/v1', basicAuth(deps.adminPassword, onAuthFailure), apiRouter({ outpost: deps.outpost, catalogue: deps.catalogue, status: deps.status, registrations: () => deps.registrations?.() ?? [], resyncVia: () => deps.resyncVia?.() }));
 
   app.get('/', (_req, res) => {
     res.type('text/plain').send('Outpost is running. The API is at /api/v1 (HTTP Basic, user admin); provisioning at /prov/.\n');

@@ -1,0 +1,77 @@
+/**
+ * `device resync`: a NOTIFY with `Event: check-sync` to a device, which makes it fetch its files again without
+ * a reboot (Yealink, Thomson `sw_notify_autoprovision`, Mediatrix `CheckSync=TransferScript`). Sent to the
+ * device's registered contact, else to its DHCP lease or last known address on port 5060; the device's answer
+ * is reported as it is.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Binding } from '../store/bindings.js';
+import { Headers, type SipRequest } from './message.js';
+import { PROXY_BRANCH, type TransactionLayer } from './transaction.js';
+import type { Remote } from './transport.js';
+import { parseUri } from './uri.js';
+
+export interface CheckSyncTarget {
+  uri: string;
+  dest: Remote;
+  /** How the target was found: `registration`, `lease`, `address`. */
+  via: string;
+}
+
+export type CheckSyncResult = { answered: true; status: number; reason: string; target: CheckSyncTarget } | { answered: false; target: CheckSyncTarget };
+
+/** Where to send the NOTIFY: the newest registration of the device, else its address. */
+export function checkSyncTarget(bindings: readonly Binding[], address: string | undefined): CheckSyncTarget | undefined {
+  const newest = [...bindings].sort((a, b) => b.updatedAt - a.updatedAt)[0];
+  if (newest) {
+    const uri = parseUri(newest.contact);
+    const m = /^(udp|tcp):(.+):(\d+)$/.exec(newest.source);
+    const dest: Remote = m ? { transport: m[1] === 'tcp' ? 'tcp' : 'udp', address: m[2]!, port: Number(m[3]) } : { transport: 'udp', address: uri.host.replace(/^\[|\]$/g, ''), port: uri.port ?? 5060 };
+    return { uri: newest.contact, dest, via: 'registration' };
+  }
+  if (address) return { uri: `sip:${address}:5060`, dest: { transport: 'udp', address, port: 5060 }, via: 'address' };
+  return undefined;
+}
+
+export function checkSyncRequest(target: CheckSyncTarget, self: { host: string; port: number }): SipRequest {
+  const h = new Headers();
+  h.add('Via', `SIP/2.0/${target.dest.transport.toUpperCase()} ${self.host}:${self.port};branch=${PROXY_BRANCH}${randomBytes(9).toString('base64url')};rport`);
+  h.add('Max-Forwards', '70');
+  h.add('From', `<sip:outpost@${self.host}:${self.port}>;tag=${randomBytes(6).toString('hex')}`);
+  h.add('To', `<${target.uri}>`);
+  h.add('Call-ID', `${randomBytes(10).toString('hex')}@outpost`);
+  h.add('CSeq', '1 NOTIFY');
+  // reboot=false: fetch the files, do not restart (Yealink reboots on a bare check-sync when so configured).
+  h.add('Event', 'check-sync;reboot=false');
+  h.add('Subscription-State', 'terminated');
+  h.add('User-Agent', 'Outpost');
+  return { kind: 'request', method: 'NOTIFY', uri: target.uri, version: 'SIP/2.0', headers: h, body: Buffer.alloc(0) };
+}
+
+/** Sends the NOTIFY; a device that has not answered within `deadlineMs` (8 s) is reported as not answering. */
+export function sendCheckSync(layer: TransactionLayer, self: { host: string; port: number }, target: CheckSyncTarget, deadlineMs = 8000): Promise<CheckSyncResult> {
+  return new Promise((resolve) => {
+    let done = false;
+    const finish = (r: CheckSyncResult) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      resolve(r);
+    };
+    const timer = setTimeout(() => finish({ answered: false, target }), deadlineMs);
+    layer.request(checkSyncRequest(target, self), target.dest, {
+      onProvisional: () => undefined,
+      onFinal: (res) => finish({ answered: true, status: res.status, reason: res.reason, target }),
+      onTimeout: () => finish({ answered: false, target }),
+    });
+  });
+}
+
+/** What a technician reads. */
+export function describeCheckSync(r: CheckSyncResult): string {
+  const where = `${r.target.uri} (${r.target.via}, ${r.target.dest.transport} ${r.target.dest.address}:${r.target.dest.port})`;
+  if (!r.answered) return `no answer from ${where}: the device is off, unreachable, or ignores NOTIFY from this address`;
+  if (r.status >= 200 && r.status < 300) return `${where} answered ${r.status} ${r.reason}: it fetches its files now`;
+  if (r.status === 401 || r.status === 407) return `${where} answered ${r.status}: it wants authentication for NOTIFY; allow check-sync from Outpost in its settings`;
+  return `${where} answered ${r.status} ${r.reason}`;
+}
