@@ -63,13 +63,17 @@ export function registerSiteCommands(program: Command): void {
           [
             `site          ${report.site}`,
             `serve         ${running ? `running (http on port ${opts.httpPort})` : 'not running'}`,
-            `upstream      ${report.upstream}`,
-            `mode          ${report.mode}`,
+            `upstream      ${report.upstream}${report.upstreamRtt !== undefined ? ` (${report.upstreamRtt} ms)` : ''}`,
+            `mode          ${report.mode}${report.modeSince ? ` since ${report.modeSince}` : ''}${report.modeReason ? `: ${report.modeReason}` : ''}`,
             `registrations ${report.registrations}`,
             `lines         ${report.lines}`,
             `devices       ${Object.entries(report.devices).map(([s, n]) => `${n} ${s}`).join(', ')}`,
           ].join('\n'),
         );
+        if (report.modeChanges.length) {
+          print('');
+          print(table(report.modeChanges.map((c) => [c.at, c.mode, c.reason]), ['CHANGED', 'MODE', 'WHY']));
+        }
         if (registered.length) {
           print('');
           print(table(registered.map((r) => [r.line, r.user, r.contact, `${r.expiresIn}s`, r.source, r.device]), ['LINE', 'USER', 'CONTACT', 'EXPIRES', 'FROM', 'DEVICE']));
