@@ -75,6 +75,9 @@ function withoutTopVia(res: SipResponse): SipResponse {
   return { ...res, headers };
 }
 
+/** How long a relayed INVITE waits for the Centrex's first word (100 Trying) before the call is routed locally. */
+export const UPSTREAM_SILENCE_MS = 2000;
+
 /** Picks the response to pass back when every branch failed (RFC 3261 §16.7.6). */
 export function bestResponse(responses: readonly SipResponse[]): SipResponse | undefined {
   if (!responses.length) return undefined;
@@ -282,6 +285,7 @@ class ProxiedCall {
   private forwardTimer: NodeJS.Timeout | undefined;
   private recordId: number | undefined;
   private forwarding = false;
+  private heardUpstream = false;
   private readonly callId: string;
 
   constructor(
@@ -318,13 +322,24 @@ class ProxiedCall {
     const [host, portText] = site.upstream.proxy.split(/:(?=\d+$)/);
     const dest: Remote = { transport: site.upstream.transport === 'tcp' ? 'tcp' : 'udp', address: host!, port: Number(portText ?? 5060) };
     const uri = `sip:${this.user}@${host}${portText ? `:${portText}` : ''}`;
+    let local = false;
+    const goLocal = (why: string) => {
+      if (local || this.done || this.answered) return;
+      local = true;
+      clearTimeout(silence);
+      this.branches = new Map(); // the relay branch is abandoned: what it says from now on is ignored
+      this.finals = [];
+      this.ctx.log.info({ callId: this.callId, why }, 'the Centrex did not take the call: routing it locally');
+      void this.openRecord(fallback).then(() => this.execute(fallback));
+    };
+    // A Centrex that has not even said 100 Trying by now is not there: the caller must not wait for Timer B.
+    const silence = setTimeout(() => !this.heardUpstream && goLocal(`no answer in ${UPSTREAM_SILENCE_MS} ms`), UPSTREAM_SILENCE_MS);
+    silence.unref();
     this.fork([{ uri, dest, label: 'centrex' }], (best, timedOut) => {
+      clearTimeout(silence);
+      if (local) return;
       // The Centrex did not take the call (no answer, or a 5xx/408 before any ringing): the branch handles it.
-      if (!this.gotProvisional && (timedOut || !best || best.status >= 500 || best.status === 408)) {
-        this.ctx.log.info({ callId: this.callId, status: best?.status }, 'the Centrex did not take the call: routing it locally');
-        void this.openRecord(fallback).then(() => this.execute(fallback));
-        return;
-      }
+      if (!this.gotProvisional && (timedOut || !best || best.status >= 500 || best.status === 408)) return goLocal(best ? `answered ${best.status}` : 'no answer');
       this.finish(best);
     });
   }
@@ -421,6 +436,7 @@ class ProxiedCall {
       }
       const client = this.ctx.layer.request(out, target.dest, {
         onProvisional: (res) => {
+          this.heardUpstream = true;
           if (this.branches !== set || this.answered) return;
           if (res.status > 100) {
             this.gotProvisional = true;
@@ -428,7 +444,11 @@ class ProxiedCall {
           }
         },
         onFinal: (res) => {
-          if (res.status < 300) return this.answer(res, client);
+          this.heardUpstream = true;
+          if (res.status < 300) {
+            if (this.branches !== set) return this.ctx.log.warn({ callId: this.callId, target: target.label }, 'a 2xx from an abandoned branch is ignored');
+            return this.answer(res, client);
+          }
           if (this.branches === set) this.finals.push(res);
           settle();
         },
