@@ -76,6 +76,7 @@ export function yealinkContext(input: RenderInput) {
         : undefined,
     },
     provisioning: s.provisioning,
+    survival: s.survival,
     emergency: s.dialplan.emergency,
     firmwareUrl: input.firmware?.url ?? '',
     accounts,
