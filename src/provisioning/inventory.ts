@@ -79,12 +79,18 @@ export class Inventory {
   }
 
   /**
-   * Notices commits of other processes (the CLI beside a running serve) within `intervalMs`. Only `serve` needs
-   * this; a command's own writes move the generation directly.
+   * Notices commits of other processes (the CLI beside a running serve) within `intervalMs`, and keeps the copy
+   * `latest()` returns no older than that. Only `serve` needs this; a command's own writes move the generation
+   * directly.
    */
   watch(intervalMs = 250): void {
     if (this.watcher) return;
-    const tick = () => void this.source.store.db.checkExternalChanges().catch(() => undefined);
+    // Also reloads eagerly: readers on synchronous paths (the SIP service's latest()) see a change within one tick.
+    const tick = () =>
+      void this.source.store.db
+        .checkExternalChanges()
+        .then(() => (this.snapshot?.generation !== this.source.store.db.generation ? this.current() : undefined))
+        .catch(() => undefined);
     tick();
     this.watcher = setInterval(tick, intervalMs);
     this.watcher.unref();

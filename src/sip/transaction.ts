@@ -52,8 +52,10 @@ function stampTopVia(req: SipRequest, remote: Remote): Via {
   const values = req.headers.values('Via');
   const top = parseVia(values[0]!);
   const host = top.host.replace(/^\[|\]$/g, '');
+  // Only the source counts: a received or rport value the sender wrote itself would aim the answer elsewhere.
   if (host !== remote.address) top.params.set('received', remote.address);
-  if (top.params.has('rport') && !top.params.get('rport')) top.params.set('rport', String(remote.port));
+  else top.params.delete('received');
+  if (top.params.has('rport')) top.params.set('rport', String(remote.port));
   values[0] = formatVia(top);
   req.headers.remove('Via');
   for (const v of values) req.headers.add('Via', v);
@@ -71,6 +73,8 @@ export interface ServerTransaction {
   respond(res: SipResponse): void;
   /** A response to the request with the usual headers copied. */
   reply(status: number, reason?: string, extra?: Array<[string, string]>): SipResponse;
+  /** The TU will never answer (a blocked source): end the transaction now, not when the no-answer guard fires. */
+  drop(): void;
 }
 
 export interface ClientHandlers {
@@ -86,6 +90,8 @@ export interface ClientTransaction {
   readonly state: State;
   /** INVITE only: sends CANCEL now, or once the first provisional response arrives. */
   cancel(): void;
+  /** Stops retransmitting; answers that still come are delivered as before (a branch given up on). */
+  abandon(): void;
 }
 
 export interface TransactionUser {
@@ -166,6 +172,10 @@ class Server implements ServerTransaction {
     this.after(64 * t.t1, () => this.terminate()); // Timer H: the ACK never came
   }
 
+  drop(): void {
+    if (this.state === 'trying' || this.state === 'proceeding') this.terminate();
+  }
+
   /** The same request again. */
   retransmitted(): void {
     if (this.last && (this.state === 'proceeding' || this.state === 'completed')) this.send(this.last);
@@ -177,8 +187,9 @@ class Server implements ServerTransaction {
     this.after(this.remote.transport === 'udp' ? this.layer.timers.t4 : 0, () => this.terminate()); // Timer I
   }
 
-  /** Runs `fn` after `ms`; at once for 0 (the reliable-transport timers J, I, K, D). */
+  /** Runs `fn` after `ms`; at once for 0 (the reliable-transport timers J, I, K, D). Never once terminated. */
   after(ms: number, fn: () => void): void {
+    if (this.state === 'terminated') return; // e.g. the no-answer guard armed after a TU that answered at once over TCP
     if (ms <= 0) return fn();
     const timer = setTimeout(fn, ms);
     timer.unref();
@@ -199,6 +210,7 @@ class Client implements ClientTransaction {
   private readonly timers: NodeJS.Timeout[] = [];
   private cancelWanted = false;
   private cancelled = false;
+  private quiet = false;
   private readonly topVia: string;
 
   constructor(
@@ -222,7 +234,7 @@ class Client implements ClientTransaction {
     if (this.remote.transport === 'udp') {
       let interval = t.t1;
       const retransmit = () => {
-        if (this.state !== 'calling' && this.state !== 'trying' && this.state !== 'proceeding') return;
+        if (this.quiet || (this.state !== 'calling' && this.state !== 'trying' && this.state !== 'proceeding')) return;
         if (this.invite && this.state === 'proceeding') return; // Timer A stops at the first provisional
         this.layer.sender.send(this.request, this.remote);
         interval = this.invite ? interval * 2 : Math.min(interval * 2, t.t2);
@@ -284,6 +296,10 @@ class Client implements ClientTransaction {
     for (const route of this.request.headers.lines('Route')) h.add('Route', route);
     h.add('Max-Forwards', '70');
     return { kind: 'request', method: 'ACK', uri: this.request.uri, version: 'SIP/2.0', headers: h, body: Buffer.alloc(0) };
+  }
+
+  abandon(): void {
+    this.quiet = true;
   }
 
   cancel(): void {

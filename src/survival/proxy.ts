@@ -202,6 +202,10 @@ export class CallProxy {
   ack(req: SipRequest): void {
     const hop = this.nextHop(req);
     if (!hop) return;
+    // An ACK whose next hop is Outpost itself belongs to no dialog it routes (e.g. a 407 ACKed on a new branch):
+    // forwarding it would send it back here, hop after hop until Max-Forwards runs out.
+    const self = this.ctx.self();
+    if (hop.dest.address === self.host && hop.dest.port === self.port) return;
     const out = this.prepare(req, req.uri, hop.dest, hop.headers, false);
     if (out) this.ctx.transport.send(out, hop.dest);
   }
@@ -327,7 +331,8 @@ class ProxiedCall {
       if (local || this.done || this.answered) return;
       local = true;
       clearTimeout(silence);
-      this.branches = new Map(); // the relay branch is abandoned: what it says from now on is ignored
+      for (const b of this.branches.keys()) b.abandon(); // no more retransmissions to a Centrex that is not there
+      this.branches = new Map(); // what the relay branch says from now on is not passed on
       this.finals = [];
       this.ctx.log.info({ callId: this.callId, why }, 'the Centrex did not take the call: routing it locally');
       void this.openRecord(fallback).then(() => this.execute(fallback));
@@ -434,6 +439,7 @@ class ProxiedCall {
         settle();
         continue;
       }
+      const sentRequest = out;
       const client = this.ctx.layer.request(out, target.dest, {
         onProvisional: (res) => {
           this.heardUpstream = true;
@@ -446,7 +452,11 @@ class ProxiedCall {
         onFinal: (res) => {
           this.heardUpstream = true;
           if (res.status < 300) {
-            if (this.branches !== set) return this.ctx.log.warn({ callId: this.callId, target: target.label }, 'a 2xx from an abandoned branch is ignored');
+            if (this.branches !== set) {
+              // The caller is already elsewhere: end the late leg (ACK, then BYE) so the far end does not hold it.
+              this.ctx.log.warn({ callId: this.callId, target: target.label }, 'a 2xx from an abandoned branch: hanging that leg up');
+              return this.hangUpLeg(res, sentRequest, target.dest);
+            }
             return this.answer(res, client);
           }
           if (this.branches === set) this.finals.push(res);
@@ -470,6 +480,32 @@ class ProxiedCall {
     for (const b of this.branches.keys()) if (b !== from) b.cancel();
     if (this.recordId !== undefined) void this.ctx.store.calls.update(this.recordId, { answeredAt: Date.now(), result: 'answered' }).catch(() => undefined);
     this.close();
+  }
+
+  /** ACK and BYE for a 2xx that no caller wants (RFC 3261 §13.2.2.4, §15). */
+  private hangUpLeg(res: SipResponse, sent: SipRequest, dest: Remote): void {
+    let target = sent.uri;
+    try {
+      const contact = res.headers.values('Contact')[0];
+      if (contact) target = parseAddress(contact).uriText;
+    } catch {
+      /* keep the Request-URI */
+    }
+    const routes = res.headers.values('Record-Route').reverse();
+    const seq = Number((sent.headers.get('CSeq') ?? '1').trim().split(/\s+/)[0]) || 1;
+    const build = (method: 'ACK' | 'BYE', cseq: number): SipRequest => {
+      const h = new Headers();
+      h.add('Via', `SIP/2.0/${dest.transport.toUpperCase()} ${this.ctx.self().host}:${this.ctx.self().port};branch=${PROXY_BRANCH}${randomBytes(9).toString('base64url')};rport`);
+      h.add('Max-Forwards', '70');
+      h.add('From', sent.headers.get('From') ?? '');
+      h.add('To', res.headers.get('To') ?? '');
+      h.add('Call-ID', sent.headers.get('Call-ID') ?? '');
+      h.add('CSeq', `${cseq} ${method}`);
+      for (const r of routes) h.add('Route', r);
+      return { kind: 'request', method, uri: target, version: 'SIP/2.0', headers: h, body: Buffer.alloc(0) };
+    };
+    this.ctx.transport.send(build('ACK', seq), dest);
+    this.ctx.layer.request(build('BYE', seq + 1), dest, { onFinal: () => undefined });
   }
 
   cancelByCaller(): void {
