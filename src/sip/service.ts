@@ -280,6 +280,7 @@ export class SipService {
     const source = `${remote.transport}:${remote.address}:${remote.port}`;
     if (this.tarpit.isBlocked(remote.address, now)) {
       this.counters.tarpitted++;
+      tx.drop();
       return; // silence: a blocked source learns nothing
     }
     const allow = this.options.inventory.latest()?.allow ?? [];
@@ -355,6 +356,7 @@ export class SipService {
       reply(status, undefined, challenge({ issuer: this.issuer, realm: REALM, algorithms, stale, now: this.now() }).map((v): [string, string] => [challengeName, v]));
     if (this.tarpit.isBlocked(remote.address, now)) {
       this.counters.tarpitted++;
+      tx.drop();
       return undefined; // silence: a blocked source learns nothing
     }
     // Credentials for Outpost's realm (a phone may also carry the Centrex's).
@@ -389,7 +391,10 @@ export class SipService {
     this.options.log.info({ source, user: creds.username, method: req.method, reason: verdict.reason, detail: verdict.detail, authorization: redactAuthorization(ours.raw) }, 'SIP authentication failed');
     if (penalty.firstBlock) void this.event('sip.blocked', 'warn', `${remote.address} blocked for repeated authentication failures (last user ${creds.username})`, { source });
     else void this.event('sip.auth_failed', 'warn', `${req.method} for ${creds.username} from ${remote.address} failed authentication (${verdict.reason})`, { source, user: creds.username, reason: verdict.reason }, true);
-    if (penalty.blocked) return undefined;
+    if (penalty.blocked) {
+      tx.drop();
+      return undefined;
+    }
     if (penalty.delayMs > 0) {
       this.counters.tarpitted++;
       setTimeout(() => challengeNow(), penalty.delayMs).unref();

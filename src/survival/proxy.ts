@@ -114,9 +114,14 @@ export class CallProxy {
   /** An out-of-dialog or in-dialog request that is not Outpost's own (REGISTER, OPTIONS are). */
   async handle(tx: ServerTransaction, reply: Reply): Promise<void> {
     const req = tx.request;
+    // In a dialog only by its To tag: a Route naming Outpost on an initial request (Outpost preloaded as the
+    // outbound proxy, or someone trying to use it as an open relay) does not skip authentication.
+    if (this.toTag(req) !== undefined) return this.inDialog(tx, reply);
     const routes = req.headers.values('Route');
-    const toTag = this.toTag(req);
-    if (toTag !== undefined || (routes.length && this.isOurs(routes[0]!))) return this.inDialog(tx, reply);
+    if (routes.length && this.isOurs(routes[0]!)) {
+      req.headers.remove('Route');
+      for (const r of routes.slice(1)) req.headers.add('Route', r);
+    }
     if (req.method !== 'INVITE') return reply(req.method === 'BYE' ? 481 : 405, undefined, [['Allow', 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER']]);
     const site = this.ctx.site();
     if (!site) return reply(503, undefined, [['Retry-After', '5']]);
