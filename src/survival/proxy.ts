@@ -483,7 +483,10 @@ class ProxiedCall {
     this.answered = true;
     this.clearForwardTimer();
     for (const b of this.branches.keys()) if (b !== from) b.cancel();
-    if (this.recordId !== undefined) void this.ctx.store.calls.update(this.recordId, { answeredAt: Date.now(), result: 'answered' }).catch(() => undefined);
+    if (this.recordId !== undefined) {
+      void this.ctx.store.calls.update(this.recordId, { answeredAt: Date.now(), result: 'answered' }).catch(() => undefined);
+      void this.ctx.store.events.add({ type: 'call.answered', message: `call ${this.callerName()} -> ${this.user} answered`, data: { callId: this.callId, caller: this.callerName(), callee: this.user } }).catch(() => undefined);
+    }
     this.close();
   }
 
@@ -528,6 +531,7 @@ class ProxiedCall {
     if (this.recordId !== undefined) {
       const result = this.cancelled ? 'cancelled' : answer.status === 486 || answer.status === 600 ? 'busy' : answer.status === 408 || answer.status === 480 ? 'no-answer' : `failed ${answer.status}`;
       void this.ctx.store.calls.update(this.recordId, { endedAt: Date.now(), result }).catch(() => undefined);
+      void this.ctx.store.events.add({ type: 'call.ended', level: result === 'cancelled' || result === 'busy' ? 'info' : 'warn', message: `call ${this.callerName()} -> ${this.user} ${result}`, data: { callId: this.callId, caller: this.callerName(), callee: this.user, result } }).catch(() => undefined);
       this.proxy.records.delete(this.callId);
     }
     this.close();
