@@ -39,10 +39,7 @@ export class CallRepository {
   constructor(private readonly db: Database) {}
 
   async start(c: { callId: string; caller: string; callee: string; route: string; at: number }): Promise<number> {
-    const { lastID } = await this.db.transaction(
-      () => this.db.run('INSERT INTO calls (call_id, caller, callee, route, started_at) VALUES (?,?,?,?,?)', [c.callId, c.caller, c.callee, c.route, c.at]),
-      { quiet: true },
-    );
+    const { lastID } = await this.db.group(() => this.db.run('INSERT INTO calls (call_id, caller, callee, route, started_at) VALUES (?,?,?,?,?)', [c.callId, c.caller, c.callee, c.route, c.at]));
     return lastID;
   }
 
@@ -54,7 +51,7 @@ export class CallRepository {
     if (change.result !== undefined) sets.push('result = ?'), params.push(change.result);
     if (change.route !== undefined) sets.push('route = ?'), params.push(change.route);
     if (!sets.length) return;
-    await this.db.transaction(() => this.db.run(`UPDATE calls SET ${sets.join(', ')} WHERE id = ?`, [...params, id]), { quiet: true });
+    await this.db.group(() => this.db.run(`UPDATE calls SET ${sets.join(', ')} WHERE id = ?`, [...params, id]));
   }
 
   async list(options: { limit?: number; since?: number } = {}): Promise<CallRecord[]> {

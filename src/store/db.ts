@@ -103,6 +103,41 @@ export class Database {
     return next;
   }
 
+  private grouped: Array<{ fn: () => Promise<unknown>; done: (err: Error | undefined, value?: unknown) => void }> = [];
+  private grouping = false;
+
+  /**
+   * Runs `fn` in a quiet transaction shared with every other `group` call waiting at that moment (group commit:
+   * one fsync for the lot). A failing `fn` fails the whole group; each caller hears it.
+   */
+  group<T>(fn: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.grouped.push({ fn, done: (err, value) => (err ? reject(err) : resolve(value as T)) });
+      if (!this.grouping) void this.flushGroup();
+    });
+  }
+
+  private async flushGroup(): Promise<void> {
+    this.grouping = true;
+    try {
+      while (this.grouped.length) {
+        const batch = this.grouped;
+        this.grouped = [];
+        const values: unknown[] = [];
+        try {
+          await this.transaction(async () => {
+            for (const { fn } of batch) values.push(await fn());
+          }, { quiet: true });
+          batch.forEach(({ done }, i) => done(undefined, values[i]));
+        } catch (err) {
+          for (const { done } of batch) done(err as Error);
+        }
+      }
+    } finally {
+      this.grouping = false;
+    }
+  }
+
   /** Checks whether another process committed since the last check; if so, bumps the generation. */
   async checkExternalChanges(): Promise<boolean> {
     const row = await this.get<{ data_version: number }>('PRAGMA data_version');

@@ -44,18 +44,52 @@ export class EventRepository {
     return () => this.listeners.delete(listener);
   }
 
-  async add(event: NewEvent): Promise<OutpostEvent> {
+  private batch: Array<{ row: [string, string, string, string | null, string, string | null]; event: NewEvent; done: (err: Error | undefined, id?: number) => void }> = [];
+  private flushing = false;
+
+  /**
+   * Records an event; resolves once it is durable. Events that arrive together (a call storm's call.answered,
+   * call.ended) share one transaction, so the log costs one fsync per batch, not one per event.
+   */
+  add(event: NewEvent): Promise<OutpostEvent> {
     const at = nowIso();
     const level = event.level ?? 'info';
     const data = event.data ? JSON.stringify(event.data) : null;
-    const { lastID } = await this.db.transaction(() =>
-      this.db.run('INSERT INTO events (at, type, level, mac, message, data) VALUES (?,?,?,?,?,?)', [at, event.type, level, event.mac ?? null, event.message, data]),
-      { quiet: true },
-    );
-    const stored: OutpostEvent = { id: lastID, at, type: event.type, level, mac: event.mac, message: event.message, data: event.data };
-    this.log[level]({ event: event.type, mac: event.mac, ...event.data }, event.message);
-    for (const listener of this.listeners) listener(stored);
-    return stored;
+    return new Promise((resolve, reject) => {
+      this.batch.push({
+        row: [at, event.type, level, event.mac ?? null, event.message, data],
+        event,
+        done: (err, id) => {
+          if (err) return reject(err);
+          const stored: OutpostEvent = { id: id!, at, type: event.type, level, mac: event.mac, message: event.message, data: event.data };
+          this.log[level]({ event: event.type, mac: event.mac, ...event.data }, event.message);
+          for (const listener of this.listeners) listener(stored);
+          resolve(stored);
+        },
+      });
+      if (!this.flushing) void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.batch.length) {
+        const batch = this.batch;
+        this.batch = [];
+        const ids: number[] = [];
+        try {
+          await this.db.transaction(async () => {
+            for (const { row } of batch) ids.push((await this.db.run('INSERT INTO events (at, type, level, mac, message, data) VALUES (?,?,?,?,?,?)', row)).lastID);
+          }, { quiet: true });
+          batch.forEach(({ done }, i) => done(undefined, ids[i]));
+        } catch (err) {
+          for (const { done } of batch) done(err as Error);
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
   }
 
   async list(filter: { type?: string | undefined; types?: readonly string[]; mac?: string | undefined; sinceId?: number | undefined; limit?: number | undefined } = {}): Promise<OutpostEvent[]> {
