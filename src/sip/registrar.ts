@@ -46,6 +46,16 @@ function expiresValue(text: string | null | undefined): number | undefined {
   return Math.min(Number(t), 2 ** 32 - 1);
 }
 
+/**
+ * A copy of `text` that does not keep the whole request it was cut from alive (V8 keeps sliced strings' parents):
+ * bindings live for an hour and must not hold the REGISTER, Authorization header included.
+ */
+function own(text: string): string;
+function own(text: string | undefined): string | undefined;
+function own(text: string | undefined): string | undefined {
+  return text === undefined ? undefined : Buffer.from(text, 'latin1').toString('latin1');
+}
+
 export function processRegister(input: RegisterInput): RegisterOutcome {
   const { request, limits, now } = input;
   const contactValues = request.headers.values('Contact');
@@ -108,13 +118,13 @@ export function processRegister(input: RegisterInput): RegisterOutcome {
     }
     const binding: Binding = {
       aor: input.aor,
-      contact: found?.contact ?? addr.uriText,
-      callId: input.callId,
+      contact: found?.contact ?? own(addr.uriText),
+      callId: own(input.callId),
       cseq: input.cseq,
       expiresAt: now + expires * 1000,
       q,
-      source: input.source,
-      userAgent: input.userAgent,
+      source: own(input.source),
+      userAgent: own(input.userAgent),
       mac: input.mac,
       updatedAt: now,
     };

@@ -365,7 +365,8 @@ export class SipService {
     const ours = parsed.find((p) => typeof p.creds !== 'string' && p.creds.realm === REALM) ?? parsed[0];
     if (!ours) {
       if (kind === 'www') this.counters.registers.challenged++;
-      challengeNow();
+      // Answered statelessly: half of a registration storm is these, and keeping each for 32 s costs memory.
+      tx.respondStateless(tx.reply(status, undefined, [['Server', SERVER_HEADER], ...challenge({ issuer: this.issuer, realm: REALM, algorithms, now }).map((v): [string, string] => [challengeName, v])]));
       return undefined;
     }
     if (typeof ours.creds === 'string') {

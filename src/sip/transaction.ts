@@ -6,7 +6,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { formatVia, parseAddress, parseCSeq, parseVia, type Via } from './headers.js';
-import { Headers, responseTo, type SipMessage, type SipRequest, type SipResponse } from './message.js';
+import { Headers, responseTo, serializeMessage, type SipMessage, type SipRequest, type SipResponse } from './message.js';
+
+/** What a completed transaction's request is replaced by, so the parsed message can be collected. */
+const COMPLETED: SipRequest = { kind: 'request', method: 'COMPLETED', uri: 'sip:invalid', version: 'SIP/2.0', headers: new Headers(), body: Buffer.alloc(0) };
 import type { Remote } from './transport.js';
 
 export interface Timers {
@@ -36,6 +39,8 @@ export function newTag(): string {
 
 export interface Sender {
   send(msg: SipMessage, remote: Remote): void;
+  /** Bytes already serialised (a kept answer, retransmitted). */
+  sendBytes?(bytes: Buffer, remote: Remote): void;
 }
 
 /** Where a response to a request goes (RFC 3261 §18.2.2, RFC 3581 §4). */
@@ -71,6 +76,11 @@ export interface ServerTransaction {
   readonly state: State;
   /** Sends a response (the transaction keeps it to answer retransmissions). */
   respond(res: SipResponse): void;
+  /**
+   * Sends a final response and forgets the request at once (RFC 3261 §16.7's stateless answer, as a registrar's
+   * challenge is): a retransmission is a new request and gets a new answer.
+   */
+  respondStateless(res: SipResponse): void;
   /** A response to the request with the usual headers copied. */
   reply(status: number, reason?: string, extra?: Array<[string, string]>): SipResponse;
   /** The TU will never answer (a blocked source): end the transaction now, not when the no-answer guard fires. */
@@ -110,18 +120,30 @@ export interface TransactionUser {
 class Server implements ServerTransaction {
   state: State;
   last: SipResponse | undefined;
+  /** A completed non-INVITE transaction keeps only its answer's bytes and where they go (Timer J's wait). */
+  private kept: { bytes: Buffer; to: Remote } | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
-  private readonly toTag = newTag();
+  private toTagValue: string | undefined;
 
   constructor(
     private readonly layer: TransactionLayer,
     readonly key: string,
-    readonly request: SipRequest,
+    public request: SipRequest,
     readonly remote: Remote,
     readonly via: Via,
     readonly invite: boolean,
   ) {
     this.state = invite ? 'proceeding' : 'trying';
+  }
+
+  private get toTag(): string {
+    return (this.toTagValue ??= newTag());
+  }
+
+  respondStateless(res: SipResponse): void {
+    if (this.state === 'terminated') return;
+    this.send(res);
+    this.terminate();
   }
 
   reply(status: number, reason?: string, extra: Array<[string, string]> = []): SipResponse {
@@ -143,14 +165,27 @@ class Server implements ServerTransaction {
       return;
     }
     this.last = res;
-    this.send(res);
+    if (!this.invite && res.status >= 200 && !reliable && this.layer.sender.sendBytes) {
+      // Serialised once: the same bytes answer every retransmission while Timer J runs.
+      this.kept = { bytes: serializeMessage(res), to: responseDestination(this.via, this.remote) };
+      this.layer.sender.sendBytes(this.kept.bytes, this.kept.to);
+    } else this.send(res);
     if (res.status < 200) {
       this.state = 'proceeding';
       return;
     }
     if (!this.invite) {
       this.state = 'completed';
-      this.after(reliable ? 0 : 64 * t.t1, () => this.terminate()); // Timer J
+      if (reliable) return this.terminate(); // Timer J is 0 over TCP
+      // Timer J: 32 s of absorbing retransmissions. Kept lean: the answer's bytes, not the messages, and one shared
+      // queue instead of a timer each (a registration storm holds tens of thousands of these).
+      if (this.kept) {
+        this.last = undefined;
+        this.request = COMPLETED;
+      }
+      for (const timer of this.timers) clearTimeout(timer);
+      this.timers.length = 0;
+      this.layer.expireLater(this, 64 * t.t1);
       return;
     }
     if (res.status < 300) {
@@ -178,7 +213,8 @@ class Server implements ServerTransaction {
 
   /** The same request again. */
   retransmitted(): void {
-    if (this.last && (this.state === 'proceeding' || this.state === 'completed')) this.send(this.last);
+    if (this.kept && this.state === 'completed') this.layer.sender.sendBytes?.(this.kept.bytes, this.kept.to);
+    else if (this.last && (this.state === 'proceeding' || this.state === 'completed')) this.send(this.last);
   }
 
   acked(): void {
@@ -201,6 +237,7 @@ class Server implements ServerTransaction {
     this.state = 'terminated';
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.length = 0;
+    this.kept = undefined;
     this.layer.forgetServer(this.key, this);
   }
 }
@@ -371,6 +408,33 @@ export class TransactionLayer {
     return { server: this.servers.size, client: this.clients.size };
   }
 
+  /** Completed transactions waiting out Timer J, in deadline order (every entry waits the same time). */
+  private readonly expiring: Array<{ at: number; tx: { terminate(): void } }> = [];
+  private expiringHead = 0;
+  private expiryTimer: NodeJS.Timeout | undefined;
+
+  /** Terminates `tx` after `ms`, from one shared queue checked every 100 ms. */
+  expireLater(tx: { terminate(): void }, ms: number): void {
+    this.expiring.push({ at: Date.now() + ms, tx });
+    if (this.expiryTimer) return;
+    // Checked 16 times per wait, at most every 100 ms: Timer J is late by a fraction of a second at most.
+    this.expiryTimer = setInterval(() => {
+      const now = Date.now();
+      while (this.expiringHead < this.expiring.length && this.expiring[this.expiringHead]!.at <= now) this.expiring[this.expiringHead++]!.tx.terminate();
+      if (this.expiringHead > 1024 && this.expiringHead * 2 > this.expiring.length) {
+        this.expiring.splice(0, this.expiringHead);
+        this.expiringHead = 0;
+      }
+      if (this.expiringHead >= this.expiring.length) {
+        this.expiring.length = 0;
+        this.expiringHead = 0;
+        clearInterval(this.expiryTimer);
+        this.expiryTimer = undefined;
+      }
+    }, Math.max(10, Math.min(100, ms / 16)));
+    this.expiryTimer.unref();
+  }
+
   /** Everything the transport delivers. */
   receive(msg: SipMessage, remote: Remote): void {
     if (msg.kind === 'response') return this.response(msg, remote);
@@ -454,6 +518,10 @@ export class TransactionLayer {
 
   /** Ends every transaction (shutdown). */
   clear(): void {
+    if (this.expiryTimer) clearInterval(this.expiryTimer);
+    this.expiryTimer = undefined;
+    this.expiring.length = 0;
+    this.expiringHead = 0;
     for (const tx of [...this.servers.values()]) tx.terminate();
     for (const tx of [...this.clients.values()]) tx.terminate();
   }

@@ -108,9 +108,13 @@ export class SipTransport {
 
   /** Sends a message; over TCP on the connection given, or a new one to the address. */
   send(msg: SipMessage, remote: Remote): void {
+    this.sendBytes(serializeMessage(msg), remote);
+  }
+
+  /** Sends bytes already serialised. */
+  sendBytes(bytes: Buffer, remote: Remote): void {
     // A port nothing can be sent to (a hostile Via's port or rport of 0 or 70000) would make the socket throw.
     if (!Number.isInteger(remote.port) || remote.port < 1 || remote.port > 65535) return;
-    const bytes = serializeMessage(msg);
     this.counters.sent++;
     if (remote.transport === 'udp') {
       this.udp?.send(bytes, remote.port, remote.address, (err) => {

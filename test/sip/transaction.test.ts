@@ -60,6 +60,31 @@ describe('SIP transactions', () => {
       assert.equal(h.layer.size().server, 0, 'Timer J ended it');
     });
 
+    it('a completed one keeps only its answer\'s bytes: retransmissions get the same bytes, the request is let go', async () => {
+      const bytes: Buffer[] = [];
+      const layer = new TransactionLayer({ send: () => assert.fail('the kept bytes are sent, not re-serialised'), sendBytes: (b) => bytes.push(b) }, { onRequest: (tx) => tx.respond(tx.reply(200)) }, TIMERS);
+      const req = request('REGISTER');
+      layer.receive(clone(req), UDP);
+      layer.receive(clone(req), UDP);
+      layer.receive(clone(req), UDP);
+      assert.equal(bytes.length, 3);
+      assert.ok(bytes.every((b) => b.equals(bytes[0]!)));
+      assert.match(bytes[0]!.toString(), /^SIP\/2\.0 200 OK\r\n/);
+      assert.equal(layer.size().server, 1);
+      await sleep(64 * TIMERS.t1 + 80);
+      assert.equal(layer.size().server, 0, 'the shared Timer J queue ended it');
+    });
+
+    it('a stateless answer (a challenge) leaves no transaction: a retransmission is a new request', () => {
+      const h = harness();
+      const req = request('REGISTER');
+      h.layer.receive(clone(req), UDP);
+      h.heard.requests[0]!.respondStateless(h.heard.requests[0]!.reply(401));
+      assert.equal(h.layer.size().server, 0);
+      h.layer.receive(clone(req), UDP);
+      assert.equal(h.heard.requests.length, 2);
+    });
+
     it('sends the response to the Via received/rport (RFC 3581) and stamps them on the request', () => {
       const h = harness();
       h.layer.receive(request('OPTIONS', { via: 'SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bKnat;rport' }), { transport: 'udp', address: '203.0.113.7', port: 31000 });
