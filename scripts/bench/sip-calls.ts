@@ -1247,9 +1247,13 @@ async function main(): Promise<number> {
     if (SERVERS.includes('kamailio')) out(`sustainable: ${clean(k, 'kamailio')}`);
     const ratio = o && k ? o.rate / k.rate : undefined;
     if (ratio !== undefined) out(`ratio    outpost/kamailio = ${ratio.toFixed(3)}`);
-    // Independent of the rate grid: what a call costs each server where it was busiest without failing.
-    if (o?.cpuMsPerCall !== undefined && k?.cpuMsPerCall !== undefined) {
-      out(`CPU per call at the sustainable rate: outpost ${(o.cpuMsPerCall * 1000).toFixed(0)} µs, kamailio ${(k.cpuMsPerCall * 1000).toFixed(0)} µs (outpost ${(o.cpuMsPerCall / k.cpuMsPerCall).toFixed(1)} x)`);
+    // Independent of the rate grid: what a call costs each server at the same rate (the highest both passed).
+    const common = [...RATES].reverse().find((rate) => best('outpost')?.rate !== undefined && ['outpost', 'kamailio'].every((name) => steps.some((s) => s.server === name && s.rate === rate && s.pass)));
+    if (common !== undefined) {
+      const at = (name: ServerName) => steps.find((s) => s.server === name && s.rate === common && s.pass)?.cpuMsPerCall;
+      const oc = at('outpost');
+      const kc = at('kamailio');
+      if (oc !== undefined && kc !== undefined) out(`CPU per call at ${fmtInt(common)} calls/s (the highest rate both passed): outpost ${(oc * 1000).toFixed(0)} µs, kamailio ${(kc * 1000).toFixed(0)} µs: a call costs Outpost ${(oc / kc).toFixed(1)} x Kamailio's CPU`);
     }
     if (k && k.rate === top) out(`NOTE: Kamailio passed the highest rate tried (${fmtInt(top)}/s): its limit is higher, so the ratio is an upper bound`);
     if (o && o.rate === top) out(`NOTE: Outpost passed the highest rate tried (${fmtInt(top)}/s): its limit is higher`);
