@@ -8,7 +8,7 @@
  *   npx tsx scripts/bench/sip-calls.ts [--rates 100,200,300,400,500,600,700,800,1000,1200,1600,2000,2500,3000,3500] [--duration 6]
  *        [--servers outpost,kamailio] [--callers 200] [--uacs 1] [--kamailio-children 1]
  *        [--algorithms MD5] [--kamailio-stateful-challenge] [--failover-runs 3] [--no-throughput] [--no-failover]
- *        [--boost N] [--cpu-prof DIR] [--json FILE] [--keep-temp] [--outpost-bin PATH] [--outpost-data-parent DIR]
+ *        [--cpu-prof DIR] [--json FILE] [--keep-temp] [--outpost-bin PATH] [--outpost-data-parent DIR]
  *
  * A call: INVITE -> 100, 407 -> ACK -> INVITE with Proxy-Authorization -> 100, 180, 200 -> ACK -> BYE -> 200
  * (scripts/bench/sip-calls-uac.xml; no pause between the ACK and the BYE). Every call is authenticated with
@@ -63,12 +63,17 @@
  *     Centrex first and routes it locally only when the Centrex does not take it, so a call dialled before the
  *     mode changed waits for that: reported as the longest wait of a call dialled before the change.
  *
+ * Options for looking closer: --keep-temp keeps the temp dir (sipp's statistics and error logs, the site file,
+ * Kamailio's configuration); --outpost-bin PATH measures another build (e.g. `git archive` of an earlier commit,
+ * built, with node_modules linked); --outpost-data-parent DIR puts Outpost's data folder there (/dev/shm: what
+ * the durable call records cost, by their absence; not a benchmark figure).
+ *
  * Goals: >= 300 calls/s through Outpost on one core; >= 1/3 of Kamailio's rate; failover < 5 s with the monitor at
  * 1 s x 3 (every run). Exit status: 0 when the runs were made (goals met or not), 2 when the benchmark could not
  * run. --cpu-prof DIR runs Outpost under `node --cpu-prof` in the throughput part and prints the summary of the
  * profile (as scripts/bench/cpuprofile-summary.ts does). Traffic goes only to 127.0.0.0/8. Children (and
  * Kamailio's process group) are stopped and temp dirs removed on exit, on error and on Ctrl-C; a watchdog ends a
- * run that takes too long. A full run takes about 4-5 minutes.
+ * run that takes too long. A full run takes 3.5 to 4 minutes.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -133,7 +138,6 @@ function parseOptions() {
       'kamailio-stateful-challenge': { type: 'boolean', default: false },
       'outpost-data-parent': { type: 'string' },
       'outpost-bin': { type: 'string' },
-      boost: { type: 'string', default: '0' },
       'cpu-prof': { type: 'string' },
       json: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -176,16 +180,15 @@ if (!args['no-throughput'] && (!SERVERS.length || SERVERS.some((s) => s !== 'out
 const ALGORITHMS = args.algorithms.split(',').map((a) => a.trim());
 if (!ALGORITHMS.length || ALGORITHMS.some((a) => a !== 'MD5' && a !== 'SHA-256')) usage(`--algorithms must be MD5, SHA-256 or both, not "${args.algorithms}"`);
 const CPU_PROF_DIR = args['cpu-prof'] ? resolve(args['cpu-prof']) : undefined;
-const BOOST = whole('boost', args.boost, 0, 20);
 /** Where Outpost's data folders go (default: the temp dir). A diagnostic: on tmpfs an fsync costs nothing. */
 const DATA_PARENT = args['outpost-data-parent'] ? resolve(args['outpost-data-parent']) : undefined;
 /** Another build of Outpost to measure (its bin/outpost), e.g. a checkout of an earlier commit; default this one. */
 const OUTPOST_BIN = args['outpost-bin'] ? resolve(args['outpost-bin']) : DEFAULT_OUTPOST_BIN;
 const OUTPOST_ROOT = resolve(dirname(OUTPOST_BIN), '..');
 
-/** `taskset -c CORE [nice -n -BOOST] COMMAND...`: pinned, and with --boost favoured over other processes there. */
+/** taskset's arguments for `taskset -c CORE COMMAND...`. */
 function onCore(core: number, command: string, commandArgs: readonly string[]): string[] {
-  return ['-c', String(core), ...(BOOST ? ['nice', '-n', String(-BOOST), command] : [command]), ...commandArgs];
+  return ['-c', String(core), command, ...commandArgs];
 }
 
 // --- cleanup: children, Kamailio's process group and temp dirs go away on every exit path ---------------------
