@@ -7,8 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Binding } from '../store/bindings.js';
 import { Headers, type SipRequest } from './message.js';
-import { PROXY_BRANCH, type TransactionLayer } from './transaction.js';
-import type { Remote } from './transport.js';
+import { ownVia, type TransactionLayer } from './transaction.js';
+import { parseSource, type Remote } from './transport.js';
 import { parseUri } from './uri.js';
 
 export interface CheckSyncTarget {
@@ -25,8 +25,7 @@ export function checkSyncTarget(bindings: readonly Binding[], address: string | 
   const newest = [...bindings].sort((a, b) => b.updatedAt - a.updatedAt)[0];
   if (newest) {
     const uri = parseUri(newest.contact);
-    const m = /^(udp|tcp):(.+):(\d+)$/.exec(newest.source);
-    const dest: Remote = m ? { transport: m[1] === 'tcp' ? 'tcp' : 'udp', address: m[2]!, port: Number(m[3]) } : { transport: 'udp', address: uri.host.replace(/^\[|\]$/g, ''), port: uri.port ?? 5060 };
+    const dest: Remote = parseSource(newest.source) ?? { transport: 'udp', address: uri.host.replace(/^\[|\]$/g, ''), port: uri.port ?? 5060 };
     return { uri: newest.contact, dest, via: 'registration' };
   }
   if (address) return { uri: `sip:${address}:5060`, dest: { transport: 'udp', address, port: 5060 }, via: 'address' };
@@ -35,7 +34,7 @@ export function checkSyncTarget(bindings: readonly Binding[], address: string | 
 
 export function checkSyncRequest(target: CheckSyncTarget, self: { host: string; port: number }): SipRequest {
   const h = new Headers();
-  h.add('Via', `SIP/2.0/${target.dest.transport.toUpperCase()} ${self.host}:${self.port};branch=${PROXY_BRANCH}${randomBytes(9).toString('base64url')};rport`);
+  h.add('Via', ownVia(self, target.dest.transport));
   h.add('Max-Forwards', '70');
   h.add('From', `<sip:outpost@${self.host}:${self.port}>;tag=${randomBytes(6).toString('hex')}`);
   h.add('To', `<${target.uri}>`);

@@ -20,7 +20,7 @@ import { essentials, replyHeaders, SipParseError, type SipRequest, type SipRespo
 import { contactValues, processRegister } from './registrar.js';
 import { RegistrationBook } from './registrations.js';
 import { DEFAULT_TIMERS, PROXY_BRANCH, TransactionLayer, type ServerTransaction, type Timers } from './transaction.js';
-import { SipTransport, type Remote } from './transport.js';
+import { SipTransport, sourceText, type Remote } from './transport.js';
 import { parseUri, UnsupportedSchemeError } from './uri.js';
 
 export const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, NOTIFY, UPDATE, INFO, PRACK, REFER, MESSAGE';
@@ -277,7 +277,7 @@ export class SipService {
     const now = this.now();
     const site = this.site();
     if (!site) return reply(503, 'Service Unavailable (starting)', [['Retry-After', '5']]);
-    const source = `${remote.transport}:${remote.address}:${remote.port}`;
+    const source = sourceText(remote);
     if (this.tarpit.isBlocked(remote.address, now)) {
       this.counters.tarpitted++;
       tx.drop();
@@ -351,7 +351,7 @@ export class SipService {
     const algorithms = site?.sip.algorithms ?? ['MD5', 'SHA-256'];
     const status = kind === 'www' ? 401 : 407;
     const challengeName = kind === 'www' ? 'WWW-Authenticate' : 'Proxy-Authenticate';
-    const source = `${remote.transport}:${remote.address}:${remote.port}`;
+    const source = sourceText(remote);
     const challengeNow = (stale = false) =>
       reply(status, undefined, challenge({ issuer: this.issuer, realm: REALM, algorithms, stale, now: this.now() }).map((v): [string, string] => [challengeName, v]));
     if (this.tarpit.isBlocked(remote.address, now)) {

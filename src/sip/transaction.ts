@@ -29,6 +29,11 @@ export const MAGIC_COOKIE = 'z9hG4bK';
 /** Branches of requests Outpost sends or forwards, so a request that comes back around is recognised. */
 export const PROXY_BRANCH = `${MAGIC_COOKIE}-op-`;
 
+/** Outpost's own Via for a request it sends or forwards: its address, and a branch it will recognise. */
+export function ownVia(self: { host: string; port: number }, transport: string): string {
+  return `SIP/2.0/${transport.toUpperCase()} ${self.host}:${self.port};branch=${PROXY_BRANCH}${randomBytes(9).toString('base64url')};rport`;
+}
+
 export function newBranch(): string {
   return `${MAGIC_COOKIE}${randomBytes(12).toString('base64url')}`;
 }

@@ -44,6 +44,17 @@ export interface TransportCounters {
 
 const CRLF = Buffer.from('\r\n');
 
+/** `udp:10.20.0.31:5062`: where a message came from, as bindings and events write it. */
+export function sourceText(remote: Remote): string {
+  return `${remote.transport}:${remote.address}:${remote.port}`;
+}
+
+/** The reverse of sourceText; undefined for anything else. */
+export function parseSource(text: string): Remote | undefined {
+  const m = /^(udp|tcp):(.+):(\d+)$/.exec(text);
+  return m ? { transport: m[1] as TransportName, address: m[2]!, port: Number(m[3]) } : undefined;
+}
+
 export class SipTransport {
   private udp: UdpSocket | undefined;
   private tcp: Server | undefined;

@@ -9,7 +9,7 @@ import type { Logger } from '../app/log.js';
 import type { SiteSettings } from '../config/schema.js';
 import { parseHostPort } from '../config/schema.js';
 import { Headers, type SipRequest } from '../sip/message.js';
-import { PROXY_BRANCH, type TransactionLayer } from '../sip/transaction.js';
+import { ownVia, type TransactionLayer } from '../sip/transaction.js';
 import type { Store } from '../store/index.js';
 import { UpstreamState, type Mode, type ModeChange } from './upstream.js';
 
@@ -65,7 +65,7 @@ export class UpstreamMonitor {
     const self = this.options.self();
     const transport = site.upstream.transport === 'tcp' ? 'tcp' : 'udp';
     const h = new Headers();
-    h.add('Via', `SIP/2.0/${transport.toUpperCase()} ${self.host}:${self.port};branch=${PROXY_BRANCH}${randomBytes(9).toString('base64url')};rport`);
+    h.add('Via', ownVia(self, transport));
     h.add('Max-Forwards', '70');
     h.add('From', `<sip:outpost@${self.host}:${self.port}>;tag=${randomBytes(6).toString('hex')}`);
     h.add('To', `<sip:${target.host}:${target.port}>`);

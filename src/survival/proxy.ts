@@ -5,7 +5,6 @@
  * forward number when the line cannot be reached; in-dialog requests (ACK, BYE, re-INVITE, UPDATE, INFO, PRACK)
  * follow the Record-Route Outpost put in. Every call handled locally is recorded.
  */
-import { randomBytes } from 'node:crypto';
 import type { Logger } from '../app/log.js';
 import type { SiteSettings } from '../config/schema.js';
 import type { Binding } from '../store/bindings.js';
@@ -13,8 +12,8 @@ import type { Line } from '../store/lines.js';
 import type { Store } from '../store/index.js';
 import { parseAddress, parseVia, parseMaxForwards } from '../sip/headers.js';
 import { Headers, responseTo, type SipRequest, type SipResponse } from '../sip/message.js';
-import { PROXY_BRANCH, responseDestination, type ClientTransaction, type ServerTransaction, type TransactionLayer } from '../sip/transaction.js';
-import type { Remote, SipTransport } from '../sip/transport.js';
+import { ownVia, PROXY_BRANCH, responseDestination, type ClientTransaction, type ServerTransaction, type TransactionLayer } from '../sip/transaction.js';
+import { parseSource, type Remote, type SipTransport } from '../sip/transport.js';
 import { parseUri, unescapeUser, type SipUri } from '../sip/uri.js';
 import { decide, forwardRoute, type Caller, type Route, type RoutingSite } from './routing.js';
 import type { Mode } from './upstream.js';
@@ -51,13 +50,9 @@ function destinationOf(uri: SipUri): Remote {
 /** Where a registered contact is reached: the address its REGISTER came from (NAT-safe), else the contact URI. */
 function contactTarget(b: Binding): Target {
   const uri = parseUri(b.contact);
-  const m = /^(udp|tcp):(.+):(\d+)$/.exec(b.source);
-  const dest: Remote = m && m[1] === 'udp' ? { transport: 'udp', address: m[2]!, port: Number(m[3]) } : destinationOf(uri);
+  const source = parseSource(b.source);
+  const dest: Remote = source?.transport === 'udp' ? source : destinationOf(uri);
   return { uri: b.contact, dest, label: `contact ${b.contact}` };
-}
-
-function branch(): string {
-  return `${PROXY_BRANCH}${randomBytes(9).toString('base64url')}`;
 }
 
 /** A response with Outpost's Via taken off, to pass back to the previous hop (§16.7 step 9). */
@@ -257,7 +252,7 @@ export class CallProxy {
     h.remove('Proxy-Authorization');
     for (const v of kept) h.add('Proxy-Authorization', v);
     if (recordRoute) h.prepend('Record-Route', `<sip:${self.host}:${self.port};lr${dest.transport === 'tcp' ? ';transport=tcp' : ''}>`);
-    h.prepend('Via', `SIP/2.0/${dest.transport.toUpperCase()} ${self.host}:${self.port};branch=${branch()};rport`);
+    h.prepend('Via', ownVia(self, dest.transport));
     return { ...req, uri, headers: h };
   }
 
@@ -503,7 +498,7 @@ class ProxiedCall {
     const seq = Number((sent.headers.get('CSeq') ?? '1').trim().split(/\s+/)[0]) || 1;
     const build = (method: 'ACK' | 'BYE', cseq: number): SipRequest => {
       const h = new Headers();
-      h.add('Via', `SIP/2.0/${dest.transport.toUpperCase()} ${this.ctx.self().host}:${this.ctx.self().port};branch=${PROXY_BRANCH}${randomBytes(9).toString('base64url')};rport`);
+      h.add('Via', ownVia(this.ctx.self(), dest.transport));
       h.add('Max-Forwards', '70');
       h.add('From', sent.headers.get('From') ?? '');
       h.add('To', res.headers.get('To') ?? '');
