@@ -16,7 +16,7 @@ import type { Store } from '../store/index.js';
 import type { VendorPlugin } from '../vendors/types.js';
 import { challenge, FailureTarpit, NonceIssuer, parseCredentials, redactAuthorization, verify } from './digest.js';
 import { HeaderError, parseMaxForwards, parseNameAddr, parseVia } from './headers.js';
-import { essentials, replyHeaders, SipParseError, type SipRequest, type SipResponse } from './message.js';
+import { essentials, replyHeaders, SipParseError, type Essentials, type SipRequest, type SipResponse } from './message.js';
 import { contactValues, processRegister } from './registrar.js';
 import { RegistrationBook } from './registrations.js';
 import { DEFAULT_TIMERS, PROXY_BRANCH, TransactionLayer, type ServerTransaction, type Timers } from './transaction.js';
@@ -212,8 +212,9 @@ export class SipService {
   private async request(tx: ServerTransaction): Promise<void> {
     const req = tx.request;
     const reply = (status: number, reason?: string, extra: Array<[string, string]> = []) => tx.respond(tx.reply(status, reason, [['Server', SERVER_HEADER], ...extra]));
+    let ess: Essentials;
     try {
-      essentials(req);
+      ess = essentials(req);
     } catch (err) {
       this.counters.answered400++;
       return reply(400, `Bad Request (${(err as Error).message})`.slice(0, 120));
@@ -241,7 +242,7 @@ export class SipService {
     switch (req.method) {
       case 'REGISTER':
         if (uriScheme === 'tel') return reply(416);
-        return this.register(tx, reply);
+        return this.register(tx, reply, ess);
       case 'OPTIONS':
         return reply(200, undefined, [['Allow', ALLOW], ['Accept', 'application/sdp'], ['Accept-Language', 'en']]);
       default:
@@ -269,7 +270,7 @@ export class SipService {
     });
   }
 
-  private async register(tx: ServerTransaction, reply: (status: number, reason?: string, extra?: Array<[string, string]>) => void): Promise<void> {
+  private async register(tx: ServerTransaction, reply: (status: number, reason?: string, extra?: Array<[string, string]>) => void, { callId, cseq }: Essentials): Promise<void> {
     const req = tx.request;
     const remote = tx.remote;
     // The inventory as it is now (a no-op unless the store changed): a line or device added while Outpost runs counts.
@@ -304,7 +305,6 @@ export class SipService {
       return reply(403, 'Forbidden (the To user is not the authenticated line)');
     }
     const userAgent = req.headers.get('User-Agent');
-    const { callId, cseq } = essentials(req);
     const aor = line.user;
     await this.book.exclusive(aor, async () => {
       const existing = this.book.get(aor, now);

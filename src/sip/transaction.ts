@@ -4,7 +4,7 @@
  * terminates it, including an INVITE client transaction whose CANCEL was answered 200 but whose 487 never came
  * (the npm `sip` package's leak). `size()` counts what is alive, so tests can see it return to zero.
  */
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import { formatVia, parseAddress, parseCSeq, parseVia, type Via } from './headers.js';
 import { Headers, responseTo, serializeMessage, type SipMessage, type SipRequest, type SipResponse } from './message.js';
 
@@ -31,15 +31,29 @@ export const PROXY_BRANCH = `${MAGIC_COOKIE}-op-`;
 
 /** Outpost's own Via for a request it sends or forwards: its address, and a branch it will recognise. */
 export function ownVia(self: { host: string; port: number }, transport: string): string {
-  return `SIP/2.0/${transport.toUpperCase()} ${self.host}:${self.port};branch=${PROXY_BRANCH}${randomBytes(9).toString('base64url')};rport`;
+  return `SIP/2.0/${transport.toUpperCase()} ${self.host}:${self.port};branch=${PROXY_BRANCH}${randomText(9, 'base64url')};rport`;
 }
 
 export function newBranch(): string {
-  return `${MAGIC_COOKIE}${randomBytes(12).toString('base64url')}`;
+  return `${MAGIC_COOKIE}${randomText(12, 'base64url')}`;
 }
 
 export function newTag(): string {
-  return randomBytes(8).toString('hex');
+  return randomText(8, 'hex');
+}
+
+/** Random bytes for tags and branches, drawn from a pool refilled 4 KiB at a time (one system call, not one each). */
+const POOL = Buffer.alloc(4096);
+let poolUsed = POOL.length;
+
+export function randomText(bytes: number, encoding: 'hex' | 'base64url'): string {
+  if (poolUsed + bytes > POOL.length) {
+    randomFillSync(POOL);
+    poolUsed = 0;
+  }
+  const text = POOL.toString(encoding, poolUsed, poolUsed + bytes);
+  poolUsed += bytes;
+  return text;
 }
 
 export interface Sender {
@@ -472,7 +486,9 @@ export class TransactionLayer {
     this.counters.requests++;
     const tx = new Server(this, key, msg, remote, via, msg.method === 'INVITE');
     this.servers.set(key, tx);
-    if (tx.invite) tx.respond(tx.reply(100)); // a proxy answers 100 at once (§16.2)
+    // 100 Trying unless the TU answers within this turn of the loop (a 407, a 404: §17.2.1 lets a server that
+    // answers within 200 ms skip it), so a challenged INVITE costs one response, not two.
+    if (tx.invite) setImmediate(() => tx.state === 'proceeding' && tx.last === undefined && tx.respond(tx.reply(100)));
     if (msg.method === 'CANCEL' && this.tu.onCancel) {
       this.tu.onCancel(tx, this.servers.get(serverKey(msg, via, 'INVITE')));
       return;

@@ -70,7 +70,11 @@ export class SipTransport {
     const { host } = this.options;
     const udp = createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4' });
     udp.on('message', (buf, rinfo) => this.datagram(buf, { transport: 'udp', address: rinfo.address, port: rinfo.port }));
-    udp.on('error', (err) => this.options.log.error({ err: err.message }, 'SIP UDP socket error'));
+    udp.on('error', (err: NodeJS.ErrnoException) => {
+      // A send to an address nobody answers at (a hostile Via, a phone gone) is the sender's business, not an error of ours.
+      if (err.syscall === 'send' || err.syscall === 'getaddrinfo') this.options.log.debug({ err: err.message }, 'SIP UDP send failed');
+      else this.options.log.error({ err: err.message }, 'SIP UDP socket error');
+    });
     await new Promise<void>((resolve, reject) => {
       udp.once('error', reject);
       udp.bind(this.options.port, host, () => {
@@ -128,9 +132,9 @@ export class SipTransport {
     if (!Number.isInteger(remote.port) || remote.port < 1 || remote.port > 65535) return;
     this.counters.sent++;
     if (remote.transport === 'udp') {
-      this.udp?.send(bytes, remote.port, remote.address, (err) => {
-        if (err) this.options.log.debug({ err: err.message, to: `${remote.address}:${remote.port}` }, 'SIP UDP send failed');
-      });
+      // No callback: Node then sends at once (one sendto) without a request object. A send that fails is
+      // dropped (UDP gives no guarantee anyway); a host name that does not resolve comes back as an 'error' event.
+      this.udp?.send(bytes, remote.port, remote.address);
       return;
     }
     const existing = remote.connection !== undefined ? this.connections.get(remote.connection) : undefined;

@@ -4,7 +4,7 @@
  * (group commit), as DHCP leases do.
  */
 import type { Logger } from '../app/log.js';
-import type { Database } from './db.js';
+import { sqlLiteral, type Database } from './db.js';
 
 export interface Binding {
   /** The line's SIP user (the address of record's user part). */
@@ -37,15 +37,10 @@ interface BindingRow {
   updated_at: number;
 }
 
-type Op = { kind: 'put'; binding: Binding } | { kind: 'remove'; aor: string; contact: string };
-
 /** 10 values a row. */
 const ROWS_PER_STATEMENT = 300;
 
 export class BindingRepository {
-  private batch: Array<{ ops: Op[]; done: (err?: Error) => void }> = [];
-  private flushing = false;
-
   constructor(private readonly db: Database, private readonly log: Logger) {}
 
   /** Every readable binding; a corrupt row is logged and skipped. */
@@ -73,50 +68,26 @@ export class BindingRepository {
     return out;
   }
 
-  /** Applies puts and removals; resolves once they are durable. Concurrent calls share one transaction. */
+  /**
+   * Applies puts and removals; resolves once they are durable. Calls of the same moment share one transaction
+   * and one fsync (the database's group commit), applied in call order.
+   */
   apply(puts: readonly Binding[], removals: ReadonlyArray<{ aor: string; contact: string }>): Promise<void> {
-    const ops: Op[] = [...removals.map((r): Op => ({ kind: 'remove', aor: r.aor, contact: r.contact })), ...puts.map((b): Op => ({ kind: 'put', binding: { ...b } }))];
-    if (!ops.length) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      this.batch.push({ ops, done: (err) => (err ? reject(err) : resolve()) });
-      if (!this.flushing) void this.flush();
-    });
-  }
-
-  private async flush(): Promise<void> {
-    this.flushing = true;
-    try {
-      while (this.batch.length) {
-        const batch = this.batch;
-        this.batch = [];
-        try {
-          // The last operation on a (aor, contact) wins, in arrival order.
-          const last = new Map<string, Op>();
-          for (const { ops } of batch) for (const op of ops) last.set(op.kind === 'put' ? `${op.binding.aor}\n${op.binding.contact}` : `${op.aor}\n${op.contact}`, op);
-          const puts = [...last.values()].filter((o): o is Extract<Op, { kind: 'put' }> => o.kind === 'put').map((o) => o.binding);
-          const removals = [...last.values()].filter((o): o is Extract<Op, { kind: 'remove' }> => o.kind === 'remove');
-          await this.db.transaction(async () => {
-            for (let i = 0; i < removals.length; i += ROWS_PER_STATEMENT) {
-              const chunk = removals.slice(i, i + ROWS_PER_STATEMENT);
-              await this.db.run(`DELETE FROM bindings WHERE ${chunk.map(() => '(aor = ? AND contact = ?)').join(' OR ')}`, chunk.flatMap((r) => [r.aor, r.contact]));
-            }
-            for (let i = 0; i < puts.length; i += ROWS_PER_STATEMENT) {
-              const chunk = puts.slice(i, i + ROWS_PER_STATEMENT);
-              await this.db.run(
-                `INSERT INTO bindings (aor, contact, call_id, cseq, expires_at, q, source, user_agent, mac, updated_at) VALUES ${chunk.map(() => '(?,?,?,?,?,?,?,?,?,?)').join(',')}
-                 ON CONFLICT(aor, contact) DO UPDATE SET call_id = excluded.call_id, cseq = excluded.cseq, expires_at = excluded.expires_at, q = excluded.q,
-                   source = excluded.source, user_agent = excluded.user_agent, mac = excluded.mac, updated_at = excluded.updated_at`,
-                chunk.flatMap((b) => [b.aor, b.contact, b.callId, b.cseq, b.expiresAt, b.q ?? null, b.source, b.userAgent ?? null, b.mac ?? null, b.updatedAt]),
-              );
-            }
-          }, { quiet: true });
-          for (const { done } of batch) done();
-        } catch (err) {
-          for (const { done } of batch) done(err as Error);
-        }
-      }
-    } finally {
-      this.flushing = false;
+    const statements: string[] = [];
+    for (let i = 0; i < removals.length; i += ROWS_PER_STATEMENT) {
+      const chunk = removals.slice(i, i + ROWS_PER_STATEMENT);
+      statements.push(`DELETE FROM bindings WHERE ${chunk.map((r) => `(aor = ${sqlLiteral(r.aor)} AND contact = ${sqlLiteral(r.contact)})`).join(' OR ')}`);
     }
+    for (let i = 0; i < puts.length; i += ROWS_PER_STATEMENT) {
+      const chunk = puts.slice(i, i + ROWS_PER_STATEMENT);
+      const rows = chunk.map((b) => `(${[b.aor, b.contact, b.callId, b.cseq, b.expiresAt, b.q ?? null, b.source, b.userAgent ?? null, b.mac ?? null, b.updatedAt].map(sqlLiteral).join(',')})`);
+      statements.push(
+        `INSERT INTO bindings (aor, contact, call_id, cseq, expires_at, q, source, user_agent, mac, updated_at) VALUES ${rows.join(',')}
+         ON CONFLICT(aor, contact) DO UPDATE SET call_id = excluded.call_id, cseq = excluded.cseq, expires_at = excluded.expires_at, q = excluded.q,
+           source = excluded.source, user_agent = excluded.user_agent, mac = excluded.mac, updated_at = excluded.updated_at`,
+      );
+    }
+    if (!statements.length) return Promise.resolve();
+    return this.db.group(statements.join(';\n'));
   }
 }

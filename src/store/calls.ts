@@ -2,7 +2,7 @@
  * Calls Outpost routed itself (survival mode): from, to, start, answer, end, result, so the branch can account
  * for its outage calls. Written as they happen; a call left open by a crash is closed as `unknown` at start.
  */
-import type { Database } from './db.js';
+import { sqlLiteral, type Database } from './db.js';
 
 export interface CallRecord {
   id: number;
@@ -36,22 +36,36 @@ const decode = (r: CallRow): CallRecord => ({
 });
 
 export class CallRepository {
+  /** Ids are given here (only `serve` writes calls), so a record and its updates go in one group commit each. */
+  private nextId: Promise<number> | undefined;
+
   constructor(private readonly db: Database) {}
 
-  async start(c: { callId: string; caller: string; callee: string; route: string; at: number }): Promise<number> {
-    const { lastID } = await this.db.group(() => this.db.run('INSERT INTO calls (call_id, caller, callee, route, started_at) VALUES (?,?,?,?,?)', [c.callId, c.caller, c.callee, c.route, c.at]));
-    return lastID;
+  private allocateId(): Promise<number> {
+    const mine = this.nextId ?? this.db.get<{ id: number | null }>('SELECT MAX(id) AS id FROM calls').then((r) => (r?.id ?? 0) + 1);
+    // Moved on before anyone awaits, so calls started at the same moment get different ids.
+    this.nextId = mine.then((id) => id + 1);
+    return mine;
+  }
+
+  /**
+   * Opens a record: resolves with its id as soon as the insert is queued (the call need not wait for the disk);
+   * `written` settles when it is durable. Later updates of the id are committed after it, in call order.
+   */
+  async start(c: { callId: string; caller: string; callee: string; route: string; at: number }): Promise<{ id: number; written: Promise<void> }> {
+    const id = await this.allocateId();
+    const written = this.db.group(`INSERT INTO calls (id, call_id, caller, callee, route, started_at) VALUES (${[id, c.callId, c.caller, c.callee, c.route, c.at].map(sqlLiteral).join(',')})`);
+    return { id, written };
   }
 
   async update(id: number, change: { answeredAt?: number; endedAt?: number; result?: string; route?: string }): Promise<void> {
     const sets: string[] = [];
-    const params: Array<string | number> = [];
-    if (change.answeredAt !== undefined) sets.push('answered_at = ?'), params.push(change.answeredAt);
-    if (change.endedAt !== undefined) sets.push('ended_at = ?'), params.push(change.endedAt);
-    if (change.result !== undefined) sets.push('result = ?'), params.push(change.result);
-    if (change.route !== undefined) sets.push('route = ?'), params.push(change.route);
+    if (change.answeredAt !== undefined) sets.push(`answered_at = ${sqlLiteral(change.answeredAt)}`);
+    if (change.endedAt !== undefined) sets.push(`ended_at = ${sqlLiteral(change.endedAt)}`);
+    if (change.result !== undefined) sets.push(`result = ${sqlLiteral(change.result)}`);
+    if (change.route !== undefined) sets.push(`route = ${sqlLiteral(change.route)}`);
     if (!sets.length) return;
-    await this.db.group(() => this.db.run(`UPDATE calls SET ${sets.join(', ')} WHERE id = ?`, [...params, id]));
+    await this.db.group(`UPDATE calls SET ${sets.join(', ')} WHERE id = ${sqlLiteral(id)}`);
   }
 
   async list(options: { limit?: number; since?: number } = {}): Promise<CallRecord[]> {

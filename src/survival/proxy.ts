@@ -259,7 +259,9 @@ export class CallProxy {
   /** Opens the record of a call Outpost routes itself. */
   async record(callId: string, caller: string, callee: string, route: string): Promise<number | undefined> {
     try {
-      const id = await this.ctx.store.calls.start({ callId, caller, callee, route, at: Date.now() });
+      // The INVITE goes on at once; the record is written with the next group commit.
+      const { id, written } = await this.ctx.store.calls.start({ callId, caller, callee, route, at: Date.now() });
+      written.catch((err: Error) => this.ctx.log.error({ err: err.message }, 'cannot record a call'));
       this.records.set(callId, id);
       if (this.records.size > 10_000) this.records.delete(this.records.keys().next().value!);
       return id;

@@ -116,10 +116,24 @@ describe('SIP transactions', () => {
   });
 
   describe('INVITE server', () => {
-    it('sends 100 at once; a failure is retransmitted (Timer G) until the ACK, absorbed, then Timer I ends it', async () => {
+    it('a TU that answers at once (a 407) gets no 100 before it; otherwise 100 goes out in the same turn of the loop', async () => {
+      const h = harness();
+      h.layer.receive(request('INVITE'), UDP);
+      h.heard.requests[0]!.respond(h.heard.requests[0]!.reply(407));
+      await new Promise((r) => setImmediate(r));
+      assert.deepEqual(h.statuses(), [407]);
+      const slow = harness();
+      slow.layer.receive(request('INVITE'), UDP);
+      assert.deepEqual(slow.statuses(), []);
+      await new Promise((r) => setImmediate(r));
+      assert.deepEqual(slow.statuses(), [100]);
+    });
+
+    it('sends 100 when the TU has not answered; a failure is retransmitted (Timer G) until the ACK, absorbed, then Timer I ends it', async () => {
       const h = harness();
       const branch = newBranch();
       h.layer.receive(request('INVITE', { branch }), UDP);
+      await new Promise((r) => setImmediate(r));
       assert.deepEqual(h.statuses(), [100]);
       const tx = h.heard.requests[0]!;
       tx.respond(tx.reply(486));

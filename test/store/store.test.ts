@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { Writable } from 'node:stream';
 import sqlite3 from 'sqlite3';
 import { silentLogger } from '../../src/app/log.js';
-import { Database } from '../../src/store/db.js';
+import { Database, sqlLiteral } from '../../src/store/db.js';
 import { Store } from '../../src/store/index.js';
 import { MIGRATIONS } from '../../src/store/migrations.js';
 import { LineInUseError } from '../../src/store/lines.js';
@@ -158,6 +158,27 @@ describe('store', () => {
     );
     const rows = await db.all<{ n: number }>('SELECT n FROM t ORDER BY n');
     assert.deepEqual(rows.map((r) => r.n), Array.from({ length: 20 }, (_, i) => i).filter((i) => i % 5 !== 0));
+    await db.close();
+  });
+  it('group commit: literals carry any text byte-exact, writes of one moment share a transaction, a failure rolls the group back', async () => {
+    const db = await Database.open(join(dir, 'g.db'), silentLogger, []);
+    await db.exec('CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT, b BLOB)');
+    const nasty = ["it's", "'); DROP TABLE t; --", 'nul\u0000inside', 'line\nbreak', 'Přerov žluťoučký', '\u{1F4DE}', '', '\\x27'];
+    await Promise.all(nasty.map((v, i) => db.group(`INSERT INTO t (k, v, b) VALUES (${sqlLiteral(i)}, ${sqlLiteral(v)}, ${sqlLiteral(Buffer.from([0, 39, 255]))})`)));
+    const rows = await db.all<{ k: number; v: string; b: Buffer }>('SELECT k, v, b FROM t ORDER BY k');
+    assert.deepEqual(rows.map((r) => r.v), nasty);
+    assert.ok(rows.every((r) => Buffer.from([0, 39, 255]).equals(r.b)));
+    assert.throws(() => sqlLiteral(Number.NaN), /finite/);
+    // One failing statement fails every caller of its group, and none of the group's rows stay.
+    const outcomes = await Promise.allSettled([
+      db.group(`INSERT INTO t (k, v) VALUES (100, 'kept?')`),
+      db.group(`INSERT INTO t (k, v) VALUES (0, 'duplicate key')`),
+    ]);
+    assert.deepEqual(outcomes.map((o) => o.status), ['rejected', 'rejected']);
+    assert.equal((await db.get<{ n: number }>('SELECT COUNT(*) AS n FROM t WHERE k = 100'))?.n, 0);
+    // The connection is usable afterwards (no transaction left open).
+    await db.group(`INSERT INTO t (k, v) VALUES (101, 'after')`);
+    assert.equal((await db.get<{ v: string }>('SELECT v FROM t WHERE k = 101'))?.v, 'after');
     await db.close();
   });
 });
