@@ -25,6 +25,18 @@ export class SipParseError extends Error {
   }
 }
 
+/** Lookup keys of the header names code asks for (a handful of constants), so a lookup does not redo the work. */
+const LOOKUP_KEYS = new Map<string, string>();
+
+function lookupKey(name: string): string {
+  let key = LOOKUP_KEYS.get(name);
+  if (key === undefined) {
+    key = canonicalName(name).toLowerCase();
+    if (LOOKUP_KEYS.size < 512) LOOKUP_KEYS.set(name, key);
+  }
+  return key;
+}
+
 /** Header fields in order, each as written (unfolded). Names are compared without regard to case. */
 export class Headers {
   private readonly entries: Array<{ name: string; key: string; value: string }> = [];
@@ -50,25 +62,25 @@ export class Headers {
   }
 
   remove(name: string): this {
-    const key = canonicalName(name).toLowerCase();
+    const key = lookupKey(name);
     for (let i = this.entries.length - 1; i >= 0; i--) if (this.entries[i]!.key === key) this.entries.splice(i, 1);
     return this;
   }
 
   has(name: string): boolean {
-    const key = canonicalName(name).toLowerCase();
+    const key = lookupKey(name);
     return this.entries.some((e) => e.key === key);
   }
 
   /** The first line's value. */
   get(name: string): string | undefined {
-    const key = canonicalName(name).toLowerCase();
+    const key = lookupKey(name);
     return this.entries.find((e) => e.key === key)?.value;
   }
 
   /** Every line's value, as written. */
   lines(name: string): string[] {
-    const key = canonicalName(name).toLowerCase();
+    const key = lookupKey(name);
     return this.entries.filter((e) => e.key === key).map((e) => e.value);
   }
 
@@ -77,8 +89,8 @@ export class Headers {
    * (RFC 3261 §7.3.1: the two are equivalent); for other headers, every line.
    */
   values(name: string): string[] {
-    const key = canonicalName(name).toLowerCase();
-    const lines = this.lines(name);
+    const key = lookupKey(name);
+    const lines = this.lines(key);
     return LIST_HEADERS.has(key) ? lines.flatMap(listValues) : lines;
   }
 
