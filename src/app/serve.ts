@@ -20,6 +20,7 @@ import { startDhcp } from './dhcp.js';
 import { SipService } from '../sip/service.js';
 import { UpstreamMonitor } from '../survival/monitor.js';
 import { CallProxy } from '../survival/proxy.js';
+import { startMdns, type RunningMdns } from './mdns.js';
 
 export interface ServeOptions extends OutpostOptions {
   bind: string;
@@ -210,13 +211,16 @@ export async function serve(options: ServeOptions): Promise<RunningOutpost> {
         throw portError('SIP', '--sip-port', options.sipPort, options.bind, err);
       }
     } else services.sip = { state: 'off', reason: 'disabled' };
-    services.mdns = { state: 'off', reason: options.mdns ? 'not in this version yet' : 'disabled' };
-    if (options.mdns) options.out('off mdns: not in this version yet');
+    // Never fails serve: a problem is `off mdns: <reason>` and services.mdns says why.
+    let mdns: RunningMdns | undefined;
+    if (options.mdns) mdns = await startMdns({ bind: options.bind, advertise: host, httpPort, siteName: () => outpost.inventory.latest()?.site.site.name ?? site.site.name, services, out: options.out, log });
+    else services.mdns = { state: 'off', reason: 'disabled' };
     await outpost.store.events.add({ type: 'service.started', message: `Outpost started; provisioning at http://${host}:${httpPort}/prov/` });
 
     let stopping: Promise<void> | undefined;
     const stop = () =>
       (stopping ??= (async () => {
+        await mdns?.stop(); // goodbyes first, while the page still answers
         monitor?.stop();
         await sip?.stop();
         for (const d of dhcpServers) await d.stop();
