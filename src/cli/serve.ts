@@ -1,7 +1,7 @@
 /** `outpost serve`. */
 import { Command, Option } from 'commander';
 import { createLogger } from '../app/log.js';
-import { serve } from '../app/serve.js';
+import { serve, type RunningOutpost } from '../app/serve.js';
 import { portOption as port, type GlobalOptions } from './context.js';
 
 export function registerServeCommand(program: Command): void {
@@ -22,7 +22,29 @@ export function registerServeCommand(program: Command): void {
     .action(async (opts: { bind: string; advertise?: string; httpPort: number; tftpPort: number; sipPort: number; dhcpPort: number; tftp: boolean; sip: boolean; dhcp?: boolean; mdns: boolean }, cmd: Command) => {
       const globals = cmd.optsWithGlobals<GlobalOptions>();
       const log = createLogger();
-      const running = await serve({
+      // The handlers go in before anything starts: a SIGTERM that arrives while services start (right after a
+      // `ready` line) stops Outpost cleanly once it is up, instead of killing it half-way.
+      let running: RunningOutpost | undefined;
+      let signalled: string | undefined;
+      const shutdown = (signal: string) => {
+        if (signalled) return;
+        signalled = signal;
+        log.info({ signal }, 'stopping');
+        const deadline = setTimeout(() => process.exit(0), 4500);
+        deadline.unref();
+        if (running) stopNow(running);
+      };
+      const stopNow = (r: RunningOutpost) =>
+        r.stop().then(
+          () => process.exit(0),
+          (err: Error) => {
+            log.error({ err: err.message }, 'error while stopping');
+            process.exit(2);
+          },
+        );
+      process.once('SIGTERM', () => shutdown('SIGTERM'));
+      process.once('SIGINT', () => shutdown('SIGINT'));
+      running = await serve({
         dataDir: globals.data,
         firmwareDir: globals.firmware,
         configFile: globals.config,
@@ -39,19 +61,6 @@ export function registerServeCommand(program: Command): void {
         mdns: opts.mdns,
         out: (line) => process.stdout.write(`${line}\n`),
       });
-      const shutdown = (signal: string) => {
-        log.info({ signal }, 'stopping');
-        const deadline = setTimeout(() => process.exit(0), 4500);
-        deadline.unref();
-        running.stop().then(
-          () => process.exit(0),
-          (err: Error) => {
-            log.error({ err: err.message }, 'error while stopping');
-            process.exit(2);
-          },
-        );
-      };
-      process.once('SIGTERM', () => shutdown('SIGTERM'));
-      process.once('SIGINT', () => shutdown('SIGINT'));
+      if (signalled) stopNow(running);
     });
 }

@@ -142,6 +142,31 @@ describe('cli: serve end to end', function () {
   });
 });
 
+describe('cli: SIGTERM while serve is still starting', function () {
+  this.timeout(60_000);
+  let data: string;
+  let serve: ServeProcess | undefined;
+  after(async () => {
+    await serve?.kill();
+    removeDir(data);
+  });
+
+  it('a SIGTERM sent the moment the first ready line appears (services still starting) still ends in a clean exit 0', async function () {
+    this.timeout(60_000);
+    ensureBuilt();
+    data = tempDir();
+    await seed(data);
+    const port = await freePort();
+    // SIP and TFTP on high ports so several services start after the first ready line.
+    serve = ServeProcess.start(data, ['--bind', '127.0.0.1', '--http-port', String(port), '--tftp-port', String(await freePort()), '--sip-port', String(await freePort()), '--no-mdns']);
+    await serve.waitForReady(15_000);
+    serve.child.kill('SIGTERM');
+    const exit = await serve.waitForExit(8_000);
+    assert.ok(exit, 'serve still running 8 s after SIGTERM');
+    assert.deepEqual(exit, { code: 0, signal: null }, `exit after an early SIGTERM:\n${serve.stderr}`);
+  });
+});
+
 describe('cli: durability across kill -9 of serve', function () {
   this.timeout(60_000);
   let data: string;
