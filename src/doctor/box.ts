@@ -136,7 +136,6 @@ export function portCheck(p: PortProbe, uid: number | undefined): Check {
 
 // --- database ----------------------------------------------------------------------------------------------------
 
-class RolledBack extends Error {}
 
 export interface DatabaseProbe {
   file: string;
@@ -165,21 +164,9 @@ export async function probeDatabase(db: Database | undefined, file: string, open
   } catch {
     /* a fresh database may not be on disk yet */
   }
-  try {
-    await db.transaction(async () => {
-      await db.run('CREATE TABLE doctor_write_probe (at TEXT NOT NULL)');
-      await db.run('INSERT INTO doctor_write_probe (at) VALUES (?)', [new Date().toISOString()]);
-      throw new RolledBack('rolled back on purpose');
-    }, { quiet: true });
-  } catch (err) {
-    if (!(err instanceof RolledBack)) probe.writeError = (err as Error).message;
-  }
-  try {
-    const rows = await db.all<{ quick_check: string }>('PRAGMA quick_check');
-    probe.integrity = rows.map((r) => r.quick_check).join('; ') || 'no answer';
-  } catch (err) {
-    probe.integrity = (err as Error).message;
-  }
+  const checked = await db.selfCheck();
+  probe.writeError = checked.writeError;
+  probe.integrity = checked.integrity;
   return probe;
 }
 

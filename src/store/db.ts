@@ -154,6 +154,32 @@ export class Database {
     }
   }
 
+  /**
+   * For `outpost doctor`: a write that is rolled back (a table made and filled inside a transaction that never
+   * commits: the file is left as it was) and `PRAGMA quick_check`.
+   */
+  async selfCheck(): Promise<{ writeError?: string | undefined; integrity: string }> {
+    class RolledBack extends Error {}
+    let writeError: string | undefined;
+    try {
+      await this.transaction(async () => {
+        await this.run('CREATE TABLE doctor_write_probe (at TEXT NOT NULL)');
+        await this.run('INSERT INTO doctor_write_probe (at) VALUES (?)', [new Date().toISOString()]);
+        throw new RolledBack('rolled back on purpose');
+      }, { quiet: true });
+    } catch (err) {
+      if (!(err instanceof RolledBack)) writeError = (err as Error).message;
+    }
+    let integrity: string;
+    try {
+      const rows = await this.all<{ quick_check: string }>('PRAGMA quick_check');
+      integrity = rows.map((r) => r.quick_check).join('; ') || 'no answer';
+    } catch (err) {
+      integrity = (err as Error).message;
+    }
+    return { writeError, integrity };
+  }
+
   /** One statement in its own (autocommit) transaction, after every earlier write: one round trip, one fsync. */
   write(sql: string, params: readonly Param[] = []): Promise<{ changes: number; lastID: number }> {
     const next = this.writeQueue.then(() => this.run(sql, params));
