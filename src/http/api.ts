@@ -9,6 +9,12 @@ import type { ProvisioningCatalogue } from '../provisioning/catalogue.js';
 import type { StatusReport } from '../app/status.js';
 import type { RegistrationView } from '../sip/service.js';
 import { resyncDevice, type ResyncVia } from '../app/resync.js';
+import { DEFAULT_PORTS, DEFAULT_TIMEOUT_MS, doctorReport } from '../doctor/doctor.js';
+import { checkSiteChange, keysNamedBy } from '../app/site.js';
+import { explainSiteKey } from '../config/explain.js';
+import { formatProblem } from '../config/validate.js';
+import { coerceSettingValue, deviceKeyProblem, getPath, settableKeys } from '../provisioning/settings.js';
+import { transliterate } from '../provisioning/text.js';
 
 export function publicLine(line: Line) {
   const { password: _password, ...rest } = line;
@@ -80,6 +86,29 @@ export function apiRouter(deps: { outpost: Outpost; catalogue: ProvisioningCatal
     const device = await outpost.getDevice(String(req.params.mac));
     res.json(publicDevice(device, catalogue.filesFor(device)));
   });
+  // The files the device fetches, and each as it gets it (SIP passwords masked unless ?secrets=1).
+  router.get('/devices/:mac/files', async (req, res) => {
+    const device = await outpost.getDevice(String(req.params.mac));
+    res.json(catalogue.filesFor(device).map((name) => ({ name, path: `/prov/${name}` })));
+  });
+  router.get('/devices/:mac/files/:name', async (req, res) => {
+    const device = await outpost.getDevice(String(req.params.mac));
+    const name = String(req.params.name);
+    const files = catalogue.filesFor(device);
+    if (!files.includes(name)) {
+      throw new NotFoundError(`${formatMac(device.mac)} does not fetch ${name}; ${files.length ? `its files are ${files.join(', ')}` : 'it has no files until it has a known model'}`);
+    }
+    const result = await catalogue.renderFor(name, device.mac);
+    if (result.status !== 200) throw new NotFoundError(`cannot render ${name} for ${formatMac(device.mac)}: ${result.reason}`);
+    const latin1 = /charset=(iso-8859-1|latin1)/i.test(result.contentType);
+    let bytes = result.body;
+    if (req.query.secrets !== '1') {
+      const passwords = (await outpost.store.lines.getMany(device.lines)).map((l) => l.password);
+      const encoding = latin1 ? 'latin1' : 'utf8';
+      bytes = Buffer.from(maskSecrets(bytes.toString(encoding), passwords), encoding);
+    }
+    res.set('Content-Type', `text/plain; charset=${latin1 ? 'iso-8859-1' : 'utf-8'}`).set('Cache-Control', 'no-store').send(bytes);
+  });
   router.post('/devices', async (req, res) => {
     const b = body(req);
     const { mac, result } = await outpost.putDevice({ mac: String(b.mac ?? ''), model: String(b.model ?? ''), lines: stringList(b.lines), location: optionalString(b.location), address: b.address === undefined ? undefined : String(b.address ?? '') });
@@ -132,17 +161,72 @@ export function apiRouter(deps: { outpost: Outpost; catalogue: ProvisioningCatal
     res.json(maskSite(await outpost.site()));
   });
   router.patch('/site', async (req, res) => {
-    const b = body(req);
-    for (const [key, value] of Object.entries(b)) {
-      await outpost.setSite(key, typeof value === 'string' ? value : JSON.stringify(value));
+    const entries = Object.entries(body(req)).map(([key, value]) => [key, typeof value === 'string' ? value : JSON.stringify(value)] as const);
+    // Every value is checked, in order and together, before any is stored: a refused one changes nothing.
+    const stored = await outpost.store.settings.all();
+    const lines = await outpost.store.lines.list();
+    for (const [key, raw] of entries) {
+      const coerced = coerceSettingValue(key, raw);
+      if ('error' in coerced) {
+        res.status(400).json({ error: coerced.error, details: [], field: key });
+        return;
+      }
+      const problems = checkSiteChange(key, coerced.value, { file: outpost.siteFile, filePath: outpost.siteFilePath, stored, lines, model: outpost.modelLookup });
+      if (problems.length) {
+        res.status(400).json({ error: `cannot set ${key}:`, details: problems.map(formatProblem), field: key });
+        return;
+      }
+      stored.set(key, coerced.value);
     }
+    for (const [key, raw] of entries) await outpost.setSite(key, raw);
     res.json(maskSite(await outpost.site()));
+  });
+  // Every key PATCH /site (and outpost site set) takes, with its type, value (secrets masked) and what it does.
+  router.get('/site/fields', async (_req, res) => {
+    const site = maskSite(await outpost.site());
+    const stored = await outpost.store.settings.all();
+    const fromFile = keysNamedBy(outpost.siteFile);
+    res.json(
+      [...settableKeys()].map(([key, example]) => ({
+        key,
+        section: key.split('.')[0],
+        type: Array.isArray(example) ? 'list' : typeof example === 'number' ? 'integer' : typeof example === 'boolean' ? 'boolean' : typeof example === 'object' && example !== null ? 'object' : 'string',
+        value: getPath(site, key),
+        explanation: explainSiteKey(key),
+        source: fromFile.has(key) ? 'file' : stored.has(key) ? 'set' : 'default',
+        perDevice: deviceKeyProblem(key) === undefined,
+      })),
+    );
+  });
+
+  // The models a device can be given (outpost device models), for the form that assigns lines.
+  router.get('/models', (_req, res) => {
+    res.json(
+      outpost.models.all().map(({ model, vendor }) => {
+        const ports = model.kind === 'gateway' ? 'FXS port' : 'account';
+        return {
+          model: model.id,
+          vendor: vendor.id,
+          accounts: model.accounts,
+          label: `${vendor.name.split(' ')[0]} ${model.id} (${model.accounts} ${ports}${model.accounts === 1 ? '' : 's'})`,
+          kind: model.kind,
+          aliases: model.aliases ?? [],
+        };
+      }),
+    );
   });
 
   router.get('/leases', async (_req, res) => {
     const now = Date.now();
     const leases = (await outpost.store.leases.list()).filter((l) => l.state === 'bound' && l.expiresAt > now);
     res.json(leases.map((l) => ({ ...l, expiresAt: new Date(l.expiresAt).toISOString(), updatedAt: new Date(l.updatedAt).toISOString() })));
+  });
+
+  // The doctor's report, as `outpost doctor --json`, from inside serve: ?timeout=S (0.1-30) bounds the network probes.
+  router.get('/doctor', async (req, res) => {
+    const timeout = req.query.timeout === undefined ? DEFAULT_TIMEOUT_MS / 1000 : Number(req.query.timeout);
+    if (!(timeout >= 0.1 && timeout <= 30)) throw new UserError('timeout must be seconds from 0.1 to 30, e.g. ?timeout=3');
+    res.json(await doctorReport({ outpost }, { dataDir: outpost.options.dataDir, timeoutMs: Math.round(timeout * 1000), ports: DEFAULT_PORTS, serving: (await deps.status()).services }));
   });
 
   router.get('/events', async (req, res) => {
@@ -188,4 +272,45 @@ function stringList(v: unknown): string[] {
 
 function optionalString(v: unknown): string | undefined {
   return v === undefined || v === null || v === '' ? undefined : String(v);
+}
+
+/** The forms a secret takes in the files: as is, XML-escaped, script-escaped, in Latin-1 or ASCII. */
+function secretForms(secret: string): string[] {
+  const xml = secret.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  const forms = [
+    secret,
+    xml,
+    xml.replace(/"/g, '&quot;'),
+    xml.replace(/"/g, '&quot;').replace(/'/g, '&apos;'),
+    xml.replace(/"/g, '&quot;').replace(/'/g, '&#39;'),
+    secret.replace(/[\\"]/g, (c) => `\\${c}`),
+    transliterate(secret, 0xff),
+    transliterate(secret, 0x7e),
+  ];
+  return [...new Set(forms)].sort((a, b) => b.length - a.length);
+}
+
+const MASK = '********';
+/** Values of keys that name a password (`account.1.password = x`, `regpwd1=x`, `...Password="x"`, `<...Password ... Value="x"/>`). */
+const KEY_PART = String.raw`(?:\[[^\]\r\n]*\]|[^=\[\r\n<>"])*?`;
+const SECRET_ASSIGNMENT = new RegExp(String.raw`^(${KEY_PART}(?:password|passwd|pwd|secret)${KEY_PART}=[^\S\r\n]*)([^\r\n]*?)([^\S\r\n]*)$`, 'gim');
+const SECRET_ATTRIBUTE = /(<[^<>]*(?:password|passwd|pwd|secret)[^<>]*?\sValue=")([^"]*)(")/gi;
+
+/**
+ * A device file with every SIP password replaced by `********`: the value of every password key, and anywhere
+ * else each of `secrets` (the device's line passwords) in any of the forms a file writes it. Passwords shorter
+ * than 4 characters are only masked as values of password keys (replacing every "12" in a file hides nothing).
+ */
+export function maskSecrets(text: string, secrets: readonly string[]): string {
+  let out = text.replace(SECRET_ASSIGNMENT, (all, head: string, value: string, tail: string) => {
+    const quoted = /^"(.*)"$/.exec(value);
+    if (value === '' || value === '%NULL%' || (quoted && quoted[1] === '')) return all;
+    return `${head}${quoted ? `"${MASK}"` : MASK}${tail}`;
+  });
+  out = out.replace(SECRET_ATTRIBUTE, (all, head: string, value: string, tail: string) => (value === '' ? all : `${head}${MASK}${tail}`));
+  for (const secret of secrets) {
+    if (secret.length < 4) continue;
+    for (const form of secretForms(secret)) if (form.length >= 4) out = out.split(form).join(MASK);
+  }
+  return out;
 }

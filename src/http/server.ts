@@ -7,8 +7,12 @@ import type { Outpost } from '../app/outpost.js';
 import type { StatusReport } from '../app/status.js';
 import type { ProvisioningCatalogue } from '../provisioning/catalogue.js';
 import { apiRouter } from './api.js';
-import { basicAuth } from './auth.js';
+import { apiAuth, checkBasic } from './auth.js';
 import { firmwareRouter, provisioningHandler } from './prov.js';
+import { SessionStore, sessionRouter, sessionToken } from './session.js';
+import { StreamHub, fingerprintOf } from './stream.js';
+import { webRouter } from './static.js';
+import { storeFingerprints } from '../store/fingerprints.js';
 import type { RegistrationView } from '../sip/service.js';
 import type { ResyncVia } from '../app/resync.js';
 import type { TransferSlots } from '../provisioning/admission.js';
@@ -25,10 +29,18 @@ export interface HttpDeps {
   /** Live SIP registrations, when the SIP service runs. */
   registrations?: () => RegistrationView[];
   resyncVia?: () => ResyncVia | undefined;
+  /** The built web page (index.html, assets/); default <project root>/dist/web. */
+  webRoot?: string | undefined;
+  /** The live stream's timing (tests shorten it). */
+  stream?: { pollMs?: number; keepaliveMs?: number } | undefined;
 }
 
-export function createHttpApp(deps: HttpDeps): express.Express {
-  const app = express();
+/** The express app and what must be stopped with the HTTP server (open live streams). */
+export type HttpApp = express.Express & { shutdown: () => void };
+export type HttpHandler = ((req: IncomingMessage, res: ServerResponse) => void) & { shutdown?: () => void };
+
+export function createHttpApp(deps: HttpDeps): HttpApp {
+  const app = express() as unknown as HttpApp;
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'simple');
@@ -57,11 +69,36 @@ export function createHttpApp(deps: HttpDeps): express.Express {
       void deps.outpost.store.events.add({ type: 'api.auth_failed', level: 'warn', message: `API request without valid credentials from ${req.socket.remoteAddress ?? '?'}`, data: { ip: req.socket.remoteAddress } });
     }
   };
-  app.use('/api/v1', basicAuth(deps.adminPassword, onAuthFailure), apiRouter({ outpost: deps.outpost, catalogue: deps.catalogue, status: deps.status, registrations: () => deps.registrations?.() ?? [], resyncVia: () => deps.resyncVia?.() }));
-
-  app.get('/', (_req, res) => {
-    res.type('text/plain').send('Outpost is running. The API is at /api/v1 (HTTP Basic, user admin); provisioning at /prov/.\n');
+  // The web page's session (login needs no credentials), then Basic or the session cookie for the rest.
+  const sessions = new SessionStore({ password: deps.adminPassword });
+  const registrations = () => deps.registrations?.() ?? [];
+  const stream = new StreamHub(
+    {
+      events: (filter) => deps.outpost.store.events.list(filter),
+      fingerprints: async () => {
+        const status = await deps.status();
+        return {
+          ...(await storeFingerprints(deps.outpost.store.db, Date.now())),
+          registrations: fingerprintOf(registrations().map((r) => `${r.user} ${r.contact} ${r.source}`).sort()),
+          // Not the round-trip time nor the expiry countdowns: they move all the time.
+          status: fingerprintOf([status.upstream, status.mode, status.modeSince, status.modeReason, status.registrations, status.services, status.devices, status.lines, status.site]),
+        };
+      },
+      log: deps.log,
+    },
+    deps.stream,
+  );
+  app.shutdown = () => stream.close();
+  app.use('/api/v1', sessionRouter({ sessions, password: deps.adminPassword, onFailure: onAuthFailure }));
+  app.use('/api/v1', apiAuth({ password: deps.adminPassword, sessions, onFailure: onAuthFailure }));
+  app.get('/api/v1/stream', (req, res) => {
+    const token = sessionToken(req);
+    const basic = req.headers.authorization;
+    return stream.open(req, res, () => checkBasic(basic, deps.adminPassword()) || sessions.alive(token));
   });
+  app.use('/api/v1', apiRouter({ outpost: deps.outpost, catalogue: deps.catalogue, status: deps.status, registrations, resyncVia: () => deps.resyncVia?.() }));
+
+  app.use(webRouter(deps.webRoot));
   app.use((_req, res) => {
     res.status(404).type('text/plain').send('not found\n');
   });
@@ -83,10 +120,10 @@ export function createHttpApp(deps: HttpDeps): express.Express {
 }
 
 /** The request handler: provisioning files on the bare handler, everything else through express. */
-export function createHttpHandler(deps: HttpDeps): (req: IncomingMessage, res: ServerResponse) => void {
+export function createHttpHandler(deps: HttpDeps): HttpHandler {
   const app = createHttpApp(deps);
   const prov = provisioningHandler({ catalogue: deps.catalogue, metrics: deps.metrics, log: deps.log });
-  return (req, res) => {
+  const handler: HttpHandler = (req, res) => {
     const path = (req.url ?? '').replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i, '');
     if (path.startsWith('/prov/') && !path.startsWith('/prov/firmware/')) {
       prov(req, res).catch((err: Error) => {
@@ -96,11 +133,22 @@ export function createHttpHandler(deps: HttpDeps): (req: IncomingMessage, res: S
       });
     } else app(req, res);
   };
+  handler.shutdown = app.shutdown;
+  return handler;
 }
 
-export function listen(handler: (req: IncomingMessage, res: ServerResponse) => void, port: number, host: string): Promise<Server> {
+export function listen(handler: HttpHandler, port: number, host: string): Promise<Server> {
   return new Promise((resolve, reject) => {
     const server = createServer({ keepAliveTimeout: 5000, headersTimeout: 10_000, requestTimeout: 30_000 }, handler);
+    // Closing the server ends the open live streams first: they would otherwise hold the close until forced.
+    const shutdown = handler.shutdown;
+    if (shutdown) {
+      const close = server.close.bind(server);
+      server.close = ((callback?: (err?: Error) => void) => {
+        shutdown();
+        return close(callback);
+      }) as Server['close'];
+    }
     server.once('error', reject);
     server.listen(port, host, () => {
       server.off('error', reject);
