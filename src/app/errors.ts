@@ -11,3 +11,6 @@ export class UserError extends Error {
 
 /** The thing named does not exist (HTTP 404; exit status 1). */
 export class NotFoundError extends UserError {}
+
+/** The thing to create exists already (HTTP 409; exit status 1). */
+export class ConflictError extends UserError {}

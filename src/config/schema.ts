@@ -93,7 +93,8 @@ export const siteFileSchema = z
       .partial()
       .strict()
       .default({}),
-    advertise: z.union([z.literal(''), host]).default(''),
+    // Optional, not defaulted: a file that does not name it must not own it (site set advertise would be refused).
+    advertise: z.union([z.literal(''), host]).optional(),
     network: z
       .object({
         voiceVlan: int(0, 4094, 'VLAN id 1-4094, 0 for none'),

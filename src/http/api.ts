@@ -1,6 +1,6 @@
 /** `/api/v1`: JSON REST over the same operations as the CLI. Passwords never leave through it. */
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { NotFoundError, UserError } from '../app/errors.js';
+import { ConflictError, NotFoundError, UserError } from '../app/errors.js';
 import type { Outpost } from '../app/outpost.js';
 import type { Line } from '../store/lines.js';
 import type { Device } from '../store/devices.js';
@@ -64,6 +64,9 @@ export function apiRouter(deps: { outpost: Outpost; catalogue: ProvisioningCatal
     res.json(publicLine(line));
   });
   router.post('/lines', async (req, res) => {
+    // Adding never overwrites: an extension is one line's (PUT /lines/<ext> changes it).
+    const ext = body(req).ext;
+    if (typeof ext === 'string' && (await outpost.store.lines.get(ext))) throw new ConflictError(`extension ${ext} is already a line; choose another extension, or change that line with PUT /api/v1/lines/${ext}`);
     const result = await outpost.putLine(body(req));
     res.status(result === 'added' ? 201 : 200).json({ result, line: publicLine((await outpost.store.lines.get(String(body(req).ext)))!) });
   });
@@ -246,6 +249,7 @@ export function apiRouter(deps: { outpost: Outpost; catalogue: ProvisioningCatal
   });
   router.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     if (err instanceof NotFoundError) res.status(404).json({ error: err.message });
+    else if (err instanceof ConflictError) res.status(409).json({ error: err.message });
     else if (err instanceof UserError) res.status(400).json({ error: err.message, details: err.details });
     else if (err instanceof URIError) res.status(400).json({ error: 'malformed percent-encoding in the path' });
     else if (err instanceof SyntaxError || (err as { type?: string }).type === 'entity.parse.failed') res.status(400).json({ error: 'the request body is not valid JSON' });

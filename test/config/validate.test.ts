@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { formatProblem, parseSiteText, validateSiteFile, type ModelLookup } from '../../src/config/validate.js';
 import { createVendors, modelCatalogue } from '../../src/vendors/registry.js';
+import { checkSiteChange, effectiveSite, keysNamedBy } from '../../src/app/site.js';
 
 const models = modelCatalogue(createVendors());
 const model: ModelLookup = (name) => {
@@ -16,6 +17,18 @@ function problems(input: unknown, storedLines: Array<{ ext: string; number?: str
 const line = (ext: string, extra: Record<string, unknown> = {}) => ({ ext, user: `u${ext}`, password: 'pw', ...extra });
 
 describe('site file validation', () => {
+  it('a file that does not name a key does not own it: site set (and the page) may change advertise, and the stored value counts', () => {
+    const checked = validateSiteFile({ site: { name: 'Brno' } }, { model });
+    assert.ok(checked.ok);
+    const file = checked.value;
+    assert.equal(keysNamedBy(file).has('advertise'), false);
+    assert.deepEqual(checkSiteChange('advertise', '10.20.0.9', { file, stored: new Map(), lines: [], model }), []);
+    assert.equal(effectiveSite(file, new Map([['advertise', '10.20.0.9']])).advertise, '10.20.0.9');
+    const named = validateSiteFile({ advertise: '10.20.0.2' }, { model });
+    assert.ok(named.ok);
+    assert.match(checkSiteChange('advertise', '10.20.0.9', { file: named.value, stored: new Map(), lines: [], model })[0]?.message ?? '', /set by the site file/);
+  });
+
   it('accepts the contract example', () => {
     const example = {
       site: { name: 'Brno', domain: 'centrex.example.net', timezone: 'Europe/Prague', ntp: ['10.20.0.1'] },

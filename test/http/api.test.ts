@@ -165,6 +165,10 @@ describe('http /api/v1 (real server, debug log to a file)', function () {
     assert.equal(added.json.line.hasPassword, true);
     assert.ok(!('password' in added.json.line));
 
+    const duplicate = await api('POST', '/lines', { ext: '111', name: 'Someone else', user: '420234567999', password: PW_REJECTED });
+    assert.equal(duplicate.status, 409, duplicate.text);
+    assert.match(duplicate.json.error, /already a line/);
+    assert.equal((await api('GET', '/lines/111')).json.user, '420234567111', 'the existing line is untouched');
     const second = await api('POST', '/lines', { ext: '222', name: 'Sklad', user: '420234567222', password: PW_222 });
     assert.equal(second.status, 201, second.text);
 

@@ -124,7 +124,7 @@ export function linesPage(): Page {
       }
     }
     if (missing) return;
-    // POST /lines replaces a line with the same extension: adding must not overwrite someone else's line.
+    // The API refuses an extension that is taken (409); checking here first lets the message name whose line it is.
     const taken = editing ? undefined : lines.find((l) => l.ext === body.ext);
     if (taken) {
       showFieldError(inputs.ext, errors.ext, `${taken.ext} is already the line of ${taken.name || taken.user}: choose another extension, or press Edit next to it in the table.`);
