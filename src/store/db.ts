@@ -11,6 +11,9 @@ import { MIGRATIONS, type Migration } from './migrations.js';
 
 export type Param = string | number | null | bigint | Buffer;
 
+/** How long a group commit waits for more writes to join it. */
+const GROUP_WINDOW_MS = 2;
+
 export class Database {
   private writeQueue: Promise<unknown> = Promise.resolve();
   private dataVersion: number | undefined;
@@ -123,10 +126,12 @@ export class Database {
   private scheduleGroup(): void {
     if (this.groupScheduled || this.groupInFlight) return;
     this.groupScheduled = true;
-    setImmediate(() => {
+    // A short window gathers the writes of a burst into one commit: each commit costs a round trip to sqlite's
+    // thread and an fsync, on the same core as everything else; 2 ms more before a 200 OK costs a phone nothing.
+    setTimeout(() => {
       this.groupScheduled = false;
       void this.flushGroup();
-    });
+    }, GROUP_WINDOW_MS);
   }
 
   private async flushGroup(): Promise<void> {

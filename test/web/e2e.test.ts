@@ -370,6 +370,17 @@ describe('web page (real server, headless Chromium)', function () {
     const callRow = page.locator('table.calls tbody tr').first();
     await callRow.waitFor();
     assert.match(await callRow.innerText(), /111[\s\S]*0602123456[\s\S]*pstn 602123456[\s\S]*completed[\s\S]*1:15/);
+    // Filtered by result and by number, without asking the server again.
+    await page.getByLabel('Result').selectOption('busy');
+    await page.getByText('No call matches.').waitFor();
+    await page.getByLabel('Result').selectOption('answered');
+    await callRow.waitFor();
+    await page.getByLabel('Number').fill('0602');
+    assert.equal(await page.locator('table.calls tbody tr').count(), 1);
+    await page.getByLabel('Number').fill('999');
+    await page.getByText('No call matches.').waitFor();
+    await page.getByLabel('Number').fill('');
+    await callRow.waitFor();
     await shot('calls');
 
     const now = Date.now();
