@@ -239,6 +239,42 @@ describe('http: what the web page uses (real server)', function () {
     }
   });
 
+  it('every action the page takes: 401 without credentials, 403 with the cookie but no CSRF token, and nothing changes', async function () {
+    assert.equal((await api('POST', '/lines', { ext: '515', name: 'Guarded', user: '420234567515', password: 'Guarded-Secret-515' })).status, 201);
+    assert.equal((await api('POST', '/devices', { mac: '00:15:65:aa:bb:55', model: 'SIP-T22P', lines: ['515'] })).status, 201);
+    const login = await api('POST', '/session', { password: ADMIN_PASSWORD }, { auth: null });
+    const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0]!;
+    const before = JSON.stringify([(await api('GET', '/lines/515')).json, (await api('GET', '/devices/001565aabb55')).json, (await api('GET', '/site')).json]);
+    const actions: Array<[string, string, unknown]> = [
+      ['POST', '/lines', { ext: '516', name: 'Intruder', user: '420234567516', password: 'Intruder-Secret-516' }],
+      ['PUT', '/lines/515', { name: 'Changed' }],
+      ['DELETE', '/lines/515', undefined],
+      ['POST', '/devices', { mac: '00:15:65:aa:bb:56', model: 'SIP-T22P' }],
+      ['PUT', '/devices/001565aabb55', { model: 'SIP-T22P', lines: [] }],
+      ['DELETE', '/devices/001565aabb55', undefined],
+      ['PUT', '/devices/001565aabb55/settings/network.voiceVlan', { value: 30 }],
+      ['DELETE', '/devices/001565aabb55/settings/network.voiceVlan', undefined],
+      ['POST', '/devices/001565aabb55/resync', {}],
+      ['POST', '/devices/import', 'mac,model,ext\n001565aabb57,SIP-T22P,\n'],
+      ['PATCH', '/site', { 'qos.sipDscp': 24 }],
+    ];
+    for (const [method, path, body] of actions) {
+      const none = await api(method, path, body, { auth: null });
+      assert.equal(none.status, 401, `${method} ${path} without credentials`);
+      const noToken = await api(method, path, body, { auth: null, headers: { cookie } });
+      assert.equal(noToken.status, 403, `${method} ${path} with the cookie and no X-CSRF-Token`);
+      const wrongToken = await api(method, path, body, { auth: null, headers: { cookie, 'x-csrf-token': 'not-the-token' } });
+      assert.equal(wrongToken.status, 403, `${method} ${path} with a wrong X-CSRF-Token`);
+    }
+    for (const path of ['/registrations', '/calls', '/leases', '/events', '/status', '/devices', '/lines']) {
+      assert.equal((await api('GET', path, undefined, { auth: null })).status, 401, `GET ${path}`);
+    }
+    const after = JSON.stringify([(await api('GET', '/lines/515')).json, (await api('GET', '/devices/001565aabb55')).json, (await api('GET', '/site')).json]);
+    assert.equal(after, before, 'nothing changed');
+    assert.equal((await api('GET', '/lines/516')).status, 404);
+    assert.equal((await api('GET', '/devices/001565aabb56')).status, 404);
+  });
+
   it('every new route answers 401 without credentials and 200 with Basic or a session cookie', async function () {
     const paths = ['/models', '/site/fields', '/devices/001565aabb02/files', '/devices/001565aabb02/files/001565aabb02.cfg', '/stream'];
     for (const path of paths) {
