@@ -12,6 +12,7 @@ import { registerSiteCommands } from './site.js';
 import { registerServeCommand } from './serve.js';
 import { registerFirmwareCommands } from './firmware.js';
 import { registerDhcpCommands } from './dhcp.js';
+import { registerRecordCommands } from './records.js';
 import { registerDoctorCommand } from './doctor.js';
 
 function buildProgram(): Command {
@@ -30,6 +31,7 @@ function buildProgram(): Command {
   registerSiteCommands(program);
   registerFirmwareCommands(program);
   registerDhcpCommands(program);
+  registerRecordCommands(program);
   for (const command of program.commands) command.exitOverride();
   registerDoctorCommand(program); // after the loop: doctor keeps its own exit override (usage errors exit 2, as 1 means a check failed)
   return program;

@@ -4,6 +4,8 @@ import { ConflictError, NotFoundError, UserError } from '../app/errors.js';
 import type { Outpost } from '../app/outpost.js';
 import type { Line } from '../store/lines.js';
 import type { Device } from '../store/devices.js';
+import type { CallRecord } from '../store/calls.js';
+import { handoverSheet } from '../app/handover.js';
 import { formatMac } from '../net/mac.js';
 import type { ProvisioningCatalogue } from '../provisioning/catalogue.js';
 import type { StatusReport } from '../app/status.js';
@@ -47,12 +49,7 @@ export function apiRouter(deps: { outpost: Outpost; catalogue: ProvisioningCatal
   // Calls Outpost routed itself (survival mode), newest first: ?limit=N (default 200).
   router.get('/calls', async (req, res) => {
     const limit = Number(req.query.limit ?? 200);
-    res.json((await outpost.store.calls.list({ limit: Number.isInteger(limit) && limit > 0 ? limit : 200 })).map((c) => ({
-      ...c,
-      startedAt: new Date(c.startedAt).toISOString(),
-      answeredAt: c.answeredAt ? new Date(c.answeredAt).toISOString() : undefined,
-      endedAt: c.endedAt ? new Date(c.endedAt).toISOString() : undefined,
-    })));
+    res.json((await outpost.store.calls.list({ limit: Number.isInteger(limit) && limit > 0 ? limit : 200 })).map(publicCall));
   });
 
   router.get('/lines', async (_req, res) => {
@@ -220,9 +217,7 @@ export function apiRouter(deps: { outpost: Outpost; catalogue: ProvisioningCatal
   });
 
   router.get('/leases', async (_req, res) => {
-    const now = Date.now();
-    const leases = (await outpost.store.leases.list()).filter((l) => l.state === 'bound' && l.expiresAt > now);
-    res.json(leases.map((l) => ({ ...l, expiresAt: new Date(l.expiresAt).toISOString(), updatedAt: new Date(l.updatedAt).toISOString() })));
+    res.json(await currentLeases(outpost));
   });
 
   // The doctor's report, as `outpost doctor --json`, from inside serve: ?timeout=S (0.1-30) bounds the network probes.
@@ -230,6 +225,10 @@ export function apiRouter(deps: { outpost: Outpost; catalogue: ProvisioningCatal
     const timeout = req.query.timeout === undefined ? DEFAULT_TIMEOUT_MS / 1000 : Number(req.query.timeout);
     if (!(timeout >= 0.1 && timeout <= 30)) throw new UserError('timeout must be seconds from 0.1 to 30, e.g. ?timeout=3');
     res.json(await doctorReport({ outpost }, { dataDir: outpost.options.dataDir, timeoutMs: Math.round(timeout * 1000), ports: DEFAULT_PORTS, serving: (await deps.status()).services }));
+  });
+
+  router.get('/handover', async (_req, res) => {
+    res.json(await handoverSheet(outpost));
   });
 
   router.get('/events', async (req, res) => {
@@ -317,4 +316,20 @@ export function maskSecrets(text: string, secrets: readonly string[]): string {
     for (const form of secretForms(secret)) if (form.length >= 4) out = out.split(form).join(MASK);
   }
   return out;
+}
+
+/** A call record as the API and `outpost calls --json` show it. */
+export function publicCall(c: CallRecord): Record<string, unknown> {
+  return {
+    ...c,
+    startedAt: new Date(c.startedAt).toISOString(),
+    answeredAt: c.answeredAt ? new Date(c.answeredAt).toISOString() : undefined,
+    endedAt: c.endedAt ? new Date(c.endedAt).toISOString() : undefined,
+  };
+}
+
+/** The bound, unexpired DHCP leases as the API and `outpost leases --json` show them. */
+export async function currentLeases(outpost: Outpost, now = Date.now()): Promise<Array<Record<string, unknown>>> {
+  const leases = (await outpost.store.leases.list()).filter((l) => l.state === 'bound' && l.expiresAt > now);
+  return leases.map((l) => ({ ...l, expiresAt: new Date(l.expiresAt).toISOString(), updatedAt: new Date(l.updatedAt).toISOString() }));
 }

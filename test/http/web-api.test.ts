@@ -276,7 +276,7 @@ describe('http: what the web page uses (real server)', function () {
   });
 
   it('every new route answers 401 without credentials and 200 with Basic or a session cookie', async function () {
-    const paths = ['/models', '/site/fields', '/devices/001565aabb02/files', '/devices/001565aabb02/files/001565aabb02.cfg', '/stream'];
+    const paths = ['/models', '/site/fields', '/devices/001565aabb02/files', '/devices/001565aabb02/files/001565aabb02.cfg', '/handover', '/stream'];
     for (const path of paths) {
       const none = await api('GET', path, undefined, { auth: null });
       assert.equal(none.status, 401, path);
