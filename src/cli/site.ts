@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { maskSite } from '../http/api.js';
 import { keysNamedBy } from '../app/site.js';
+import { explainSiteKey } from '../config/explain.js';
 import { statusReport } from '../app/status.js';
 import { getPath, settableKeys } from '../provisioning/settings.js';
 import { print, withOutpost, type GlobalOptions } from './context.js';
@@ -15,7 +16,8 @@ export function registerSiteCommands(program: Command): void {
     .command('show')
     .description('every setting with its value and where it comes from (default, set, file)')
     .option('--json', 'as JSON')
-    .action(async (opts: { json?: boolean }, cmd: Command) => {
+    .option('--explain', 'with one sentence on what each setting does (as the web page shows)')
+    .action(async (opts: { json?: boolean; explain?: boolean }, cmd: Command) => {
       await withOutpost(cmd.optsWithGlobals<GlobalOptions>(), async (outpost) => {
         const effective = maskSite(await outpost.site());
         if (opts.json) return print(json(effective));
@@ -26,6 +28,7 @@ export function registerSiteCommands(program: Command): void {
           JSON.stringify(getPath(effective, key)),
           fromFile.has(key) ? 'file' : stored.has(key) ? 'set' : 'default',
         ]);
+        if (opts.explain) return print(rows.map(([key, value, from]) => `${key} = ${value} (${from})\n    ${explainSiteKey(key!)}`).join('\n'));
         print(table(rows, ['KEY', 'VALUE', 'FROM']));
       });
     });

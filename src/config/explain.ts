@@ -30,7 +30,7 @@ export const SITE_KEY_EXPLANATIONS: Readonly<Record<string, string>> = {
   'dialplan.emergency': 'Emergency numbers: dialled at once, always allowed, never used as an extension.',
   'fax.t38': 'Whether fax machines on gateways send faxes with T.38 (recommended) instead of as sound.',
   'fax.redundancy': 'How many times each T.38 fax packet is repeated against packet loss (0-5).',
-  'fax.ecm': 'Whether fax error correction mode is on for gateways.',
+  'fax.ecm': 'Fax error correction mode; kept for the record: neither Mediatrix firmware has a setting for it, so it changes nothing yet.',
   'provisioning.allow': 'The networks (CIDR, e.g. 10.20.0.0/24) allowed to fetch files with SIP passwords; empty means the DHCP subnet or the private ranges.',
   'provisioning.recheckMinutes': 'How often phones look for a new configuration, in minutes (1440 = once a day; 0 = only at boot).',
   'firmware.maxConcurrent': 'How many firmware downloads may run at once, so an upgrade does not flood the network.',

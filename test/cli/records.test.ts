@@ -60,6 +60,12 @@ describe('cli: events, calls, leases, handover', function () {
     assert.match(ok(await outpost(data, ['leases']), 'leases'), /10\.20\.0\.150\s+001565aabb01\s+SIP-T22P/);
   });
 
+  it('site show --explain gives each setting its value, source and the sentence the page shows', async () => {
+    const text = ok(await outpost(data, ['site', 'show', '--explain']), 'site show --explain');
+    assert.match(text, /^network\.voiceVlan = 20 \(set\)\n    The VLAN the phones put their voice traffic in/m);
+    assert.match(text, /^qos\.rtpDscp = 46 \(default\)\n    The DSCP mark/m);
+  });
+
   it('a bad --limit says what is wrong (exit 1)', async () => {
     const r = await outpost(data, ['events', '--limit', '0']);
     assert.equal(r.code, 1, describeRun(r));
