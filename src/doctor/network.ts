@@ -10,8 +10,8 @@ import { createConnection, isIP, isIPv6 } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { BOOTREPLY, BOOTREQUEST, BROADCAST_FLAG, MessageType, Option, decode, encode, messageType, readIpList, type DhcpMessage } from '../dhcp/codec.js';
 import type { BindToDevice } from '../dhcp/device.js';
-import { headerEnd, Headers, parseMessage, serializeMessage, SipParseError, type SipRequest, type SipResponse } from '../sip/message.js';
-import { ownVia } from '../sip/transaction.js';
+import { headerEnd, parseMessage, serializeMessage, SipParseError, type SipRequest, type SipResponse } from '../sip/message.js';
+import { ownRequest } from '../sip/transaction.js';
 import { count, fail, listing, pass, warn, type Check } from './report.js';
 
 const G = 'network' as const;
@@ -214,18 +214,8 @@ export type OptionsResult =
   | { answered: false; error: string; transport: 'udp' | 'tcp'; address: string; port: number };
 
 export function optionsRequest(target: { host: string; port: number }, self: { host: string; port: number }, transport: 'udp' | 'tcp'): SipRequest {
-  const h = new Headers();
   const uriHost = isIPv6(target.host) ? `[${target.host}]` : target.host;
-  const selfHost = isIPv6(self.host) ? `[${self.host}]` : self.host;
-  h.add('Via', ownVia({ host: selfHost, port: self.port }, transport));
-  h.add('Max-Forwards', '70');
-  h.add('From', `<sip:outpost-doctor@${selfHost}:${self.port}>;tag=${randomBytes(6).toString('hex')}`);
-  h.add('To', `<sip:${uriHost}:${target.port}>`);
-  h.add('Call-ID', `${randomBytes(10).toString('hex')}@outpost-doctor`);
-  h.add('CSeq', '1 OPTIONS');
-  h.add('Accept', 'application/sdp');
-  h.add('User-Agent', 'Outpost doctor');
-  return { kind: 'request', method: 'OPTIONS', uri: `sip:${uriHost}:${target.port}`, version: 'SIP/2.0', headers: h, body: Buffer.alloc(0) };
+  return ownRequest('OPTIONS', { uri: `sip:${uriHost}:${target.port}`, self, transport, user: 'outpost-doctor', userAgent: 'Outpost doctor', extra: [['Accept', 'application/sdp']] });
 }
 
 /** A final answer to `request` (same Call-ID and CSeq), or undefined. */

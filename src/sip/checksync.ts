@@ -4,10 +4,9 @@
  * device's registered contact, else to its DHCP lease or last known address on port 5060; the device's answer
  * is reported as it is.
  */
-import { randomBytes } from 'node:crypto';
 import type { Binding } from '../store/bindings.js';
-import { Headers, type SipRequest } from './message.js';
-import { ownVia, type TransactionLayer } from './transaction.js';
+import type { SipRequest } from './message.js';
+import { ownRequest, type TransactionLayer } from './transaction.js';
 import { parseSource, type Remote } from './transport.js';
 import { parseUri } from './uri.js';
 
@@ -33,18 +32,8 @@ export function checkSyncTarget(bindings: readonly Binding[], address: string | 
 }
 
 export function checkSyncRequest(target: CheckSyncTarget, self: { host: string; port: number }): SipRequest {
-  const h = new Headers();
-  h.add('Via', ownVia(self, target.dest.transport));
-  h.add('Max-Forwards', '70');
-  h.add('From', `<sip:outpost@${self.host}:${self.port}>;tag=${randomBytes(6).toString('hex')}`);
-  h.add('To', `<${target.uri}>`);
-  h.add('Call-ID', `${randomBytes(10).toString('hex')}@outpost`);
-  h.add('CSeq', '1 NOTIFY');
   // reboot=false: fetch the files, do not restart (Yealink reboots on a bare check-sync when so configured).
-  h.add('Event', 'check-sync;reboot=false');
-  h.add('Subscription-State', 'terminated');
-  h.add('User-Agent', 'Outpost');
-  return { kind: 'request', method: 'NOTIFY', uri: target.uri, version: 'SIP/2.0', headers: h, body: Buffer.alloc(0) };
+  return ownRequest('NOTIFY', { uri: target.uri, self, transport: target.dest.transport, userAgent: 'Outpost', extra: [['Event', 'check-sync;reboot=false'], ['Subscription-State', 'terminated']] });
 }
 
 /** Sends the NOTIFY; a device that has not answered within `deadlineMs` (8 s) is reported as not answering. */

@@ -34,6 +34,27 @@ export function ownVia(self: { host: string; port: number }, transport: string):
   return `SIP/2.0/${transport.toUpperCase()} ${self.host}:${self.port};branch=${PROXY_BRANCH}${randomText(9, 'base64url')};rport`;
 }
 
+/**
+ * A request Outpost starts on its own, outside any dialog (the upstream monitor's and the doctor's OPTIONS, the
+ * check-sync NOTIFY): its own Via, a fresh From tag and Call-ID, `extra` headers before the User-Agent.
+ */
+export function ownRequest(
+  method: string,
+  o: { uri: string; to?: string; self: { host: string; port: number }; transport: 'udp' | 'tcp'; user?: string; cseq?: number; userAgent: string; extra?: ReadonlyArray<[string, string]> },
+): SipRequest {
+  const host = o.self.host.includes(':') && !o.self.host.startsWith('[') ? `[${o.self.host}]` : o.self.host;
+  const h = new Headers();
+  h.add('Via', ownVia({ host, port: o.self.port }, o.transport));
+  h.add('Max-Forwards', '70');
+  h.add('From', `<sip:${o.user ?? 'outpost'}@${host}:${o.self.port}>;tag=${randomText(6, 'hex')}`);
+  h.add('To', `<${o.to ?? o.uri}>`);
+  h.add('Call-ID', `${randomText(10, 'hex')}@outpost`);
+  h.add('CSeq', `${o.cseq ?? 1} ${method}`);
+  for (const [name, value] of o.extra ?? []) h.add(name, value);
+  h.add('User-Agent', o.userAgent);
+  return { kind: 'request', method, uri: o.uri, version: 'SIP/2.0', headers: h, body: Buffer.alloc(0) };
+}
+
 export function newBranch(): string {
   return `${MAGIC_COOKIE}${randomText(12, 'base64url')}`;
 }

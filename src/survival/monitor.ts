@@ -4,12 +4,10 @@
  * changes go to the event log (`survival.started` / `survival.ended`, with the reason and the time), the log,
  * and whoever listens (metrics, the registrar's short Expires).
  */
-import { randomBytes } from 'node:crypto';
 import type { Logger } from '../app/log.js';
 import type { SiteSettings } from '../config/schema.js';
 import { parseHostPort } from '../config/schema.js';
-import { Headers, type SipRequest } from '../sip/message.js';
-import { ownVia, type TransactionLayer } from '../sip/transaction.js';
+import { ownRequest, type TransactionLayer } from '../sip/transaction.js';
 import type { Store } from '../store/index.js';
 import { UpstreamState, type Mode, type ModeChange } from './upstream.js';
 
@@ -64,15 +62,8 @@ export class UpstreamMonitor {
     if (!target) return;
     const self = this.options.self();
     const transport = site.upstream.transport === 'tcp' ? 'tcp' : 'udp';
-    const h = new Headers();
-    h.add('Via', ownVia(self, transport));
-    h.add('Max-Forwards', '70');
-    h.add('From', `<sip:outpost@${self.host}:${self.port}>;tag=${randomBytes(6).toString('hex')}`);
-    h.add('To', `<sip:${target.host}:${target.port}>`);
-    h.add('Call-ID', `${randomBytes(10).toString('hex')}@outpost`);
-    h.add('CSeq', `${this.seq++} OPTIONS`);
-    h.add('User-Agent', 'Outpost upstream monitor');
-    const req: SipRequest = { kind: 'request', method: 'OPTIONS', uri: `sip:${target.host}:${target.port}`, version: 'SIP/2.0', headers: h, body: Buffer.alloc(0) };
+    const host = target.host.includes(':') ? `[${target.host}]` : target.host;
+    const req = ownRequest('OPTIONS', { uri: `sip:${host}:${target.port}`, self, transport, cseq: this.seq++, userAgent: 'Outpost upstream monitor' });
     const sentAt = this.now();
     let settled = false;
     this.probes.sent++;

@@ -4,7 +4,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { Headers, responseTo, type SipMessage, type SipRequest, type SipResponse } from '../../src/sip/message.js';
-import { newBranch, TransactionLayer, type ServerTransaction, type Timers } from '../../src/sip/transaction.js';
+import { newBranch, TransactionLayer, type ServerTransaction, type Timers, ownRequest } from '../../src/sip/transaction.js';
 import type { Remote } from '../../src/sip/transport.js';
 
 const TIMERS: Timers = { t1: 10, t2: 40, t4: 50, timerC: 400 };
@@ -284,5 +284,17 @@ describe('SIP transactions', () => {
     h.layer.receive(responseTo(request('INVITE'), 200, undefined, { toTag: 'x' }), UDP);
     assert.equal(h.heard.stray.length, 1);
     assert.equal(h.layer.counters.strayResponses, 1);
+  });
+  it('ownRequest: Outpost\'s own out-of-dialog request, an IPv6 address in brackets, fresh tag and Call-ID, extras before the User-Agent', () => {
+    const a = ownRequest('OPTIONS', { uri: 'sip:[2001:db8::5]:5060', self: { host: '2001:db8::2', port: 5060 }, transport: 'udp', cseq: 7, userAgent: 'Outpost test', extra: [['Accept', 'application/sdp']] });
+    const b = ownRequest('OPTIONS', { uri: 'sip:[2001:db8::5]:5060', self: { host: '2001:db8::2', port: 5060 }, transport: 'udp', userAgent: 'Outpost test' });
+    assert.match(a.headers.get('Via')!, /^SIP\/2\.0\/UDP \[2001:db8::2\]:5060;branch=z9hG4bK/);
+    assert.match(a.headers.get('From')!, /^<sip:outpost@\[2001:db8::2\]:5060>;tag=[0-9a-f]{12}$/);
+    assert.equal(a.headers.get('To'), '<sip:[2001:db8::5]:5060>');
+    assert.equal(a.headers.get('CSeq'), '7 OPTIONS');
+    assert.equal(b.headers.get('CSeq'), '1 OPTIONS');
+    assert.notEqual(a.headers.get('Call-ID'), b.headers.get('Call-ID'));
+    assert.notEqual(a.headers.get('From'), b.headers.get('From'));
+    assert.deepEqual(a.headers.all().map((e) => e.name).slice(-2), ['Accept', 'User-Agent']);
   });
 });
