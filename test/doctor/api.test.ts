@@ -8,7 +8,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../../src/app/log.js';
-import { serve, type RunningOutpost } from '../../src/app/serve.js';
+import type { RunningOutpost } from '../../src/app/serve.js';
+import { serveHttpOnly } from '../support/serve.js';
 
 const ADMIN_PASSWORD = 'correct-horse';
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
@@ -30,11 +31,7 @@ describe('http GET /api/v1/doctor', function () {
       admin: { password: ADMIN_PASSWORD },
       lines: [{ ext: '111', user: '420234567111', password: 'Api-Doctor-Secret' }],
     }));
-    running = await serve({
-      dataDir: join(dir, 'data'), firmwareDir: join(dir, 'fw'), configFile: join(dir, 'site.json'), log: silentLogger,
-      bind: '127.0.0.1', advertise: '127.0.0.1', httpPort: 0, tftpPort: 0, sipPort: 0, dhcpPort: 0,
-      tftp: false, sip: false, dhcp: false, mdns: false, out: () => {},
-    });
+    running = await serveHttpOnly({ dataDir: join(dir, 'data'), firmwareDir: join(dir, 'fw'), configFile: join(dir, 'site.json'), log: silentLogger });
     base = `http://127.0.0.1:${running.httpPort}/api/v1`;
   });
 

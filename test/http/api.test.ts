@@ -7,7 +7,8 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../../src/app/log.js';
-import { serve, type RunningOutpost } from '../../src/app/serve.js';
+import type { RunningOutpost } from '../../src/app/serve.js';
+import { serveHttpOnly } from '../support/serve.js';
 import type { Mac } from '../../src/net/mac.js';
 
 const ADMIN_PASSWORD = 'correct-horse';
@@ -99,22 +100,11 @@ describe('http /api/v1 (real server, debug log to a file)', function () {
     writeFileSync(configFile, JSON.stringify({ admin: { password: ADMIN_PASSWORD } }));
     logPath = join(dir, 'outpost.log');
     logFd = openSync(logPath, 'a');
-    running = await serve({
+    running = await serveHttpOnly({
       dataDir,
       firmwareDir,
       configFile,
       log: createLogger('debug', logFd),
-      bind: '127.0.0.1',
-      advertise: '127.0.0.1',
-      httpPort: 0,
-      tftpPort: 0,
-      sipPort: 0,
-      dhcpPort: 0,
-      tftp: false,
-      sip: false,
-      dhcp: false,
-      mdns: false,
-      out: () => {},
     });
     base = `http://127.0.0.1:${running.httpPort}`;
   });

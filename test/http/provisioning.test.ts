@@ -8,7 +8,8 @@ import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger, silentLogger, type Logger } from '../../src/app/log.js';
-import { adminPassword, serve, type RunningOutpost } from '../../src/app/serve.js';
+import { adminPassword, type RunningOutpost } from '../../src/app/serve.js';
+import { serveHttpOnly } from '../support/serve.js';
 import type { Mac } from '../../src/net/mac.js';
 
 // The exact User-Agents of /work/shared/reference/device-formats.md section 1.2.
@@ -53,22 +54,11 @@ async function startServer(options: { site?: unknown; logToFile?: boolean } = {}
       fd = openSync(logPath, 'a');
       log = createLogger('debug', fd);
     }
-    const running = await serve({
+    const running = await serveHttpOnly({
       dataDir,
       firmwareDir,
       configFile,
       log,
-      bind: '127.0.0.1',
-      advertise: '127.0.0.1',
-      httpPort: 0,
-      tftpPort: 0,
-      sipPort: 0,
-      dhcpPort: 0,
-      tftp: false,
-      sip: false,
-      dhcp: false,
-      mdns: false,
-      out: () => {},
     });
     const logFd = fd;
     return {

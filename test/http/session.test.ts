@@ -8,7 +8,8 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../../src/app/log.js';
-import { serve, type RunningOutpost } from '../../src/app/serve.js';
+import type { RunningOutpost } from '../../src/app/serve.js';
+import { serveHttpOnly } from '../support/serve.js';
 import { FAILURE_DELAY_MAX_MS, SessionStore, failureDelay, readCookie } from '../../src/http/session.js';
 
 type Json = any;
@@ -84,21 +85,10 @@ describe('http /api/v1/session (real server)', function () {
     logPath = join(dir, 'outpost.log');
     logFd = openSync(logPath, 'a');
     // No admin password in a site file: one is generated into data/admin-password, and `site set` may change it.
-    running = await serve({
+    running = await serveHttpOnly({
       dataDir,
       firmwareDir: join(dir, 'firmware'),
       log: createLogger('debug', logFd),
-      bind: '127.0.0.1',
-      advertise: '127.0.0.1',
-      httpPort: 0,
-      tftpPort: 0,
-      sipPort: 0,
-      dhcpPort: 0,
-      tftp: false,
-      sip: false,
-      dhcp: false,
-      mdns: false,
-      out: () => {},
     });
     base = `http://127.0.0.1:${running.httpPort}`;
     adminPassword = readFileSync(join(dataDir, 'admin-password'), 'utf8').trim();

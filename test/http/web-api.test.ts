@@ -12,7 +12,8 @@ import express from 'express';
 import { createLogger, silentLogger } from '../../src/app/log.js';
 import { Metrics } from '../../src/app/metrics.js';
 import { Outpost } from '../../src/app/outpost.js';
-import { serve, type RunningOutpost } from '../../src/app/serve.js';
+import type { RunningOutpost } from '../../src/app/serve.js';
+import { serveHttpOnly } from '../support/serve.js';
 import { statusReport } from '../../src/app/status.js';
 import { SITE_KEY_EXPLANATIONS, explainSiteKey } from '../../src/config/explain.js';
 import { maskSecrets } from '../../src/http/api.js';
@@ -201,22 +202,11 @@ describe('http: what the web page uses (real server)', function () {
     writeFileSync(configFile, JSON.stringify({ admin: { password: ADMIN_PASSWORD } }));
     logPath = join(dir, 'outpost.log');
     logFd = openSync(logPath, 'a');
-    running = await serve({
+    running = await serveHttpOnly({
       dataDir,
       firmwareDir: join(dataDir, 'firmware'),
       configFile,
       log: createLogger('debug', logFd),
-      bind: '127.0.0.1',
-      advertise: '127.0.0.1',
-      httpPort: 0,
-      tftpPort: 0,
-      sipPort: 0,
-      dhcpPort: 0,
-      tftp: false,
-      sip: false,
-      dhcp: false,
-      mdns: false,
-      out: () => {},
     });
     base = `http://127.0.0.1:${running.httpPort}`;
     for (const [ext, password] of [['111', PW_111], ['222', PW_222], ['333', PW_THOMSON]] as const) {

@@ -15,7 +15,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { createLogger } from '../../src/app/log.js';
-import { serve, type RunningOutpost } from '../../src/app/serve.js';
+import type { RunningOutpost } from '../../src/app/serve.js';
+import { serveHttpOnly } from '../support/serve.js';
 import type { Mac } from '../../src/net/mac.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -105,22 +106,11 @@ describe('web page (real server, headless Chromium)', function () {
       }),
     );
     logFd = openSync(join(dir, 'outpost.log'), 'a');
-    running = await serve({
+    running = await serveHttpOnly({
       dataDir,
       firmwareDir,
       configFile,
       log: createLogger('info', logFd),
-      bind: '127.0.0.1',
-      advertise: '127.0.0.1',
-      httpPort: 0,
-      tftpPort: 0,
-      sipPort: 0,
-      dhcpPort: 0,
-      tftp: false,
-      sip: false,
-      dhcp: false,
-      mdns: false,
-      out: () => {},
     });
     base = `http://127.0.0.1:${running.httpPort}`;
 
