@@ -7,7 +7,7 @@
  *   npx tsx scripts/bench/sip-register.ts [--rates 1000,2000,3000,4500,6000,8000,10000,12000,15000,18000,22000]
  *            [--refine 2]
  *            [--duration 8] [--users 10000] [--sipp 2] [--servers outpost,kamailio] [--kamailio-children 1]
- *            [--kamailio-nonce-count] [--latency-duration 8] [--boost 0]
+ *            [--kamailio-nonce-count] [--latency-duration 8] [--boost 0] [--no-memory]
  *            [--cpu-prof DIR] [--json FILE]
  *
  * One registration is two REGISTER transactions: REGISTER -> 401 (digest challenge), REGISTER with Authorization
@@ -34,6 +34,8 @@
  *     processes), then one sipp pass registering every user once at 1,000/s (also the warm-up), and the same
  *     readings again: Kamailio's at once, Outpost's once its transactions have ended (Timer J, 32 s; it keeps
  *     running meanwhile): the difference divided by the bindings added.
+ *     --no-memory skips the readings (and Outpost's wait for Timer J), keeping the pass as the warm-up: for quick
+ *     runs while working on the hot path.
  *  3. Sustainable rate: for each server, Kamailio first, a ladder of rates (--rates, rising), --duration seconds
  *     each, with --sipp sipp processes (each its own local port, its own slice of the users, rate / N), all
  *     bindings already there (every registration is a refresh with a new Call-ID). A rate is sustained when fewer
@@ -128,6 +130,7 @@ function parseOptions() {
       'kamailio-children': { type: 'string', default: '1' },
       'kamailio-nonce-count': { type: 'boolean', default: false },
       'latency-duration': { type: 'string', default: '8' },
+      'no-memory': { type: 'boolean', default: false },
       boost: { type: 'string', default: '0' },
       'cpu-prof': { type: 'string' },
       json: { type: 'string' },
@@ -159,6 +162,7 @@ const USERS = whole('users', 10, 90_000);
 const SIPP_PROCESSES = whole('sipp', 1, 8);
 const KAMAILIO_CHILDREN = whole('kamailio-children', 1, 16);
 const LATENCY_S = whole('latency-duration', 2, 60);
+const MEMORY = !args['no-memory'];
 const BOOST = whole('boost', 0, 20);
 type ServerName = 'outpost' | 'kamailio';
 const SERVERS = args.servers.split(',').map((s) => s.trim()) as ServerName[];
@@ -1335,8 +1339,8 @@ async function main(): Promise<number> {
   const memAfter = new Map<ServerName, MemoryReading>();
   const memoryOf = (s: Server) => (s.name === 'outpost' ? outpostMemory(s as OutpostServer) : kamailioMemory(s as KamailioServer));
   // A first heap snapshot, not counted: the memory a snapshot takes is then in Outpost's RSS before as after.
-  for (const s of servers) if (s.name === 'outpost') await outpostMemory(s as OutpostServer);
-  for (const s of servers) memBefore.set(s.name, await memoryOf(s));
+  if (MEMORY) for (const s of servers) if (s.name === 'outpost') await outpostMemory(s as OutpostServer);
+  if (MEMORY) for (const s of servers) memBefore.set(s.name, await memoryOf(s));
   const fillRate = Math.min(MEMORY_PASS_RATE, USERS);
   const fillResults = new Map<ServerName, SippTotals>();
   // Outpost first: its transactions must end (Timer J) before its memory is read, and it is not stopped meanwhile.
@@ -1349,6 +1353,7 @@ async function main(): Promise<number> {
     const r = await runSipp([{ target: `127.0.0.1:${s.port}`, rate: fillRate, calls: USERS, csv: allCsv, localPort: sippPorts[0]! }], pinning.loadgen, join(tmp, 'sipp', `fill-${s.name}`), Math.ceil(USERS / fillRate) + 40);
     fillResults.set(s.name, r);
     log(`${s.name}: ${fmtInt(r.successful)} of ${fmtInt(r.created)} registrations completed in ${r.elapsed.toFixed(1)} s`);
+    if (!MEMORY) continue;
     if (s.name === 'outpost') outpostMemoryDue = Date.now() + (TIMER_J_S + 2) * 1000;
     else memAfter.set(s.name, await memoryOf(s));
   }
@@ -1485,7 +1490,7 @@ async function main(): Promise<number> {
 
   const memRows: string[][] = [];
   const perBinding = new Map<ServerName, { primary?: number; secondary?: number; added?: number }>();
-  for (const s of servers) {
+  for (const s of MEMORY ? servers : []) {
     const b = memBefore.get(s.name)!;
     const a = memAfter.get(s.name)!;
     const added = a.bindings !== undefined && b.bindings !== undefined ? a.bindings - b.bindings : undefined;
@@ -1495,8 +1500,8 @@ async function main(): Promise<number> {
     memRows.push([s.name, pName, fmtInt(b.bindings), bytes(b.primary), fmtInt(a.bindings), bytes(a.primary), `${fmtInt(per(a.primary, b.primary))} B`]);
     memRows.push([s.name, sName, fmtInt(b.bindings), bytes(b.secondary), fmtInt(a.bindings), bytes(a.secondary), `${fmtInt(per(a.secondary, b.secondary))} B`]);
   }
-  out('memory per binding (before: users, no binding but the probe\'s; after: every user registered once):');
-  out(table(['server', 'measure', 'bindings', 'before', 'bindings', 'after', 'per binding'], memRows, 2));
+  if (MEMORY) out('memory per binding (before: users, no binding but the probe\'s; after: every user registered once):');
+  if (MEMORY) out(table(['server', 'measure', 'bindings', 'before', 'bindings', 'after', 'per binding'], memRows, 2));
   for (const [name, r] of fillResults) if (r.failed > 0) out(`  NOTE: ${name}: ${fmtInt(r.failed)} of the memory pass's registrations failed; the per-binding figure divides by the bindings actually added`);
   out();
 

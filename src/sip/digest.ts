@@ -7,7 +7,7 @@
  * message.ts). Everything hashed is Unicode text encoded as UTF-8 (RFC 7616 §4, charset=UTF-8), so what is read
  * from a header is decoded from UTF-8 first and what is written into one is encoded to it.
  */
-import { createHash, createHmac, randomBytes, randomFillSync, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, createSecretKey, randomBytes, randomFillSync, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { HeaderError, isToken, quote, splitOutside, unquote } from './headers.js';
 
 export type DigestAlgorithm = 'MD5' | 'SHA-256';
@@ -46,9 +46,14 @@ export function algorithmOf(text: string | undefined): DigestAlgorithm | undefin
   return upper === 'MD5' || upper === 'SHA-256' ? upper : undefined;
 }
 
-/** Compares in time independent of where the strings differ (and of their lengths, both being hashed first). */
+/**
+ * Compares in time independent of where the strings differ. Lengths are not secret where it is used (a response
+ * has the algorithm's fixed length, checked before; a user name travels in clear in the same header).
+ */
 function safeEqual(a: string, b: string): boolean {
-  return timingSafeEqual(createHash('sha256').update(a, 'utf8').digest(), createHash('sha256').update(b, 'utf8').digest());
+  const x = Buffer.from(a, 'utf8');
+  const y = Buffer.from(b, 'utf8');
+  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
@@ -76,9 +81,25 @@ function shown(text: string): string {
 // ---------------------------------------------------------------------------------------------------------------
 // Responses (RFC 2617 §3.2.2.1, RFC 7616 §3.4.1)
 
+/** Recent HA1s and HA2s: the same lines and digest-uris come back every registration. Bounded; emptied when full. */
+const HA1_MEMO = new Map<string, string>();
+const HA2_MEMO = new Map<string, string>();
+const MEMO_LIMIT = 50_000;
+
+function memo(map: Map<string, string>, key: string, compute: () => string): string {
+  let value = map.get(key);
+  if (value === undefined) {
+    value = compute();
+    if (map.size >= MEMO_LIMIT) map.clear();
+    map.set(key, value);
+  }
+  return value;
+}
+
 /** HA1 = H(username:realm:password): what a registrar may cache per line and algorithm instead of the password. */
 export function computeHA1(algorithm: DigestAlgorithm, username: string, realm: string, password: string): string {
-  return hash(algorithm, `${username}:${realm}:${password}`);
+  const text = `${username}:${realm}:${password}`;
+  return memo(HA1_MEMO, `${algorithm}\0${text}`, () => hash(algorithm, text));
 }
 
 /** What a response covers besides HA1. Without qop it is the RFC 2069 form and nc, cnonce are not used. */
@@ -95,7 +116,8 @@ export type ResponseInput = {
  * `qop`, `nc` are hashed as written (the client hashed what it wrote).
  */
 export function computeResponseFromHA1(ha1: string, input: ResponseInput): string {
-  const ha2 = hash(input.algorithm, `${input.method}:${input.uri}`);
+  const a2 = `${input.method}:${input.uri}`;
+  const ha2 = input.uri.length <= 256 ? memo(HA2_MEMO, `${input.algorithm}\0${a2}`, () => hash(input.algorithm, a2)) : hash(input.algorithm, a2);
   const h1 = ha1.toLowerCase();
   if (input.qop === undefined) return hash(input.algorithm, `${h1}:${input.nonce}:${ha2}`);
   return hash(input.algorithm, `${h1}:${input.nonce}:${input.nc}:${input.cnonce}:${input.qop}:${ha2}`);
@@ -159,6 +181,9 @@ export class NonceIssuer {
    */
   readonly opaque: string;
   private readonly secret: Buffer;
+  private readonly key: KeyObject;
+  /** The HMAC input of a tag per realm and algorithm, its signed bytes overwritten each time (see tag). */
+  private readonly tagInputs = new Map<string, Buffer>();
   /** Nonce (canonical text) -> issue time (s) and highest nc accepted; least recently used first. */
   private readonly counts = new Map<string, { issued: number; nc: number }>();
   private evictedThrough = -1;
@@ -169,6 +194,7 @@ export class NonceIssuer {
   constructor(options: NonceIssuerOptions = {}) {
     this.secret = options.secret ?? randomBytes(32);
     if (this.secret.length < 16) throw new Error('NonceIssuer: the secret must be at least 16 bytes');
+    this.key = createSecretKey(this.secret);
     this.lifetimeMs = options.lifetimeMs ?? 300_000;
     this.maxTracked = options.maxTracked ?? 100_000;
     this.opaque = createHmac('sha256', this.secret).update(Buffer.of(2)).update('opaque').digest().subarray(0, 15).toString('base64url');
@@ -254,10 +280,17 @@ export class NonceIssuer {
   }
 
   private tag(signed: Buffer, realm: string, algorithm: DigestAlgorithm): Buffer {
-    const realmBytes = Buffer.from(realm, 'utf8');
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(realmBytes.length);
-    return createHmac('sha256', this.secret).update(Buffer.of(1)).update(signed).update(length).update(realmBytes).update(algorithm).digest().subarray(0, TAG_BYTES);
+    // 0x01 || signed || length(realm) || realm || algorithm, in one buffer per realm and algorithm (one update).
+    let input = this.tagInputs.get(`${algorithm} ${realm}`);
+    if (!input) {
+      const realmBytes = Buffer.from(realm, 'utf8');
+      const length = Buffer.alloc(4);
+      length.writeUInt32BE(realmBytes.length);
+      input = Buffer.concat([Buffer.of(1), Buffer.alloc(SIGNED_BYTES), length, realmBytes, Buffer.from(algorithm, 'latin1')]);
+      if (this.tagInputs.size < 64) this.tagInputs.set(`${algorithm} ${realm}`, input);
+    }
+    signed.copy(input, 1);
+    return createHmac('sha256', this.key).update(input).digest().subarray(0, TAG_BYTES);
   }
 }
 

@@ -5,8 +5,8 @@
  * names included, comes back out exactly as it came in; the body is a Buffer and never decoded. Folded header
  * lines are unfolded, compact names expanded; a value is kept as written otherwise.
  */
-import { canonicalName, HeaderError, LIST_HEADERS, listValues, parseAddress, parseCSeq, parseVia, trimLws, type CSeq, type Via } from './headers.js';
-import { parseUri, uriScheme, UriError } from './uri.js';
+import { canonicalName, HeaderError, LIST_HEADERS, listValues, parseAddress, parseCSeq, parseVia, trimLws, type Address, type CSeq, type Via } from './headers.js';
+import { parseUri, uriScheme, UriError, type SipUri } from './uri.js';
 
 /** What was read of a message before the error: enough, maybe, to answer it (see replyHeaders). */
 export interface PartialMessage {
@@ -127,6 +127,9 @@ export interface SipResponse extends MessageBase {
 
 export type SipMessage = SipRequest | SipResponse;
 
+/** The body of a message without one; shared (a Buffer of length 0 cannot be written to). */
+export const NO_BODY: Buffer = Buffer.alloc(0);
+
 /** Limits a parser enforces on anything it is given. */
 export const LIMITS = {
   /** Start line plus headers. */
@@ -215,11 +218,11 @@ export function parseMessage(buf: Buffer, options: { stream?: boolean } = {}): S
     const length = Number(lengthText);
     if (length > LIMITS.bodyBytes) throw new SipParseError(`body longer than ${LIMITS.bodyBytes} bytes`, partial);
     if (length > available) throw new SipParseError(`Content-Length ${length} but only ${available} bytes follow`, partial);
-    body = Buffer.from(buf.subarray(found.bodyStart, found.bodyStart + length));
+    body = length === 0 ? NO_BODY : Buffer.from(buf.subarray(found.bodyStart, found.bodyStart + length));
   } else {
     if (options.stream) throw new SipParseError('no Content-Length on a stream transport', partial);
     if (available > LIMITS.bodyBytes) throw new SipParseError(`body longer than ${LIMITS.bodyBytes} bytes`, partial);
-    body = Buffer.from(buf.subarray(found.bodyStart));
+    body = available === 0 ? NO_BODY : Buffer.from(buf.subarray(found.bodyStart));
   }
 
   if (CTL.test(startLine)) throw new SipParseError(`control character in the start line ${JSON.stringify(startLine.slice(0, 80))}`, partial);
@@ -256,6 +259,7 @@ export function serializeMessage(msg: SipMessage): Buffer {
   }
   if (!lengthWritten) head += `Content-Length: ${msg.body.length}\r\n`;
   head += '\r\n';
+  if (!msg.body.length) return Buffer.from(head, 'latin1');
   return Buffer.concat([Buffer.from(head, 'latin1'), msg.body]);
 }
 
@@ -268,7 +272,12 @@ export interface Essentials {
   /** The tag parameters of From and To, if any. */
   fromTag: string | undefined;
   toTag: string | undefined;
+  /** From and To parsed (their URI too when it is sip:, sips: or tel:), so no caller parses them again. */
+  fromAddress: Address;
+  toAddress: Address;
   vias: Via[];
+  /** A request's sip:, sips: or tel: Request-URI, parsed; undefined for another scheme (the caller answers 416). */
+  requestUri: SipUri | undefined;
 }
 
 function startLineOf(msg: SipMessage): string {
@@ -279,38 +288,74 @@ function startLineOf(msg: SipMessage): string {
  * Call-ID, CSeq, From, To (each once) and Via, checked: a request's CSeq method is its method, From and To are
  * name-addr / addr-spec (any URI scheme, RFC 4475 §3.3.4), a sip:/sips:/tel: Request-URI is well-formed and has
  * no headers (RFC 3261 §19.1.1, RFC 4475 §3.1.2.11); another Request-URI scheme is left to the caller (416).
+ * `topVia`: the top Via as the transaction layer already parsed (and stamped) it, so it is not parsed twice.
  * Throws SipParseError only, with `partial` set.
  */
-export function essentials(msg: SipMessage): Essentials {
-  const fail = (message: string): never => {
-    throw new SipParseError(message, { startLine: startLineOf(msg), headers: msg.headers });
-  };
+export function essentials(msg: SipMessage, topVia?: Via): Essentials {
   try {
-    const callId = msg.headers.get('Call-ID');
-    const from = msg.headers.get('From');
-    const to = msg.headers.get('To');
-    const cseqText = msg.headers.get('CSeq');
-    const viaValues = msg.headers.values('Via');
-    const missing = [!callId && 'Call-ID', !from && 'From', !to && 'To', !cseqText && 'CSeq', !viaValues.length && 'Via'].filter(Boolean);
-    if (missing.length) fail(`missing ${missing.join(', ')}`);
-    for (const name of ['Call-ID', 'From', 'To', 'CSeq']) if (msg.headers.lines(name).length > 1) fail(`${name} given more than once`);
-    const cseq = parseCSeq(cseqText!);
-    if (msg.kind === 'request' && cseq.method !== msg.method) fail(`CSeq method ${cseq.method} is not the request's ${msg.method}`);
-    const vias = viaValues.map(parseVia);
-    const fromAddr = parseAddress(from!);
-    const toAddr = parseAddress(to!);
+    // One pass over the header lines: the four that must be there once, and the Via lines.
+    let callId: string | undefined;
+    let from: string | undefined;
+    let to: string | undefined;
+    let cseqText: string | undefined;
+    let callIds = 0;
+    let froms = 0;
+    let tos = 0;
+    let cseqs = 0;
+    const viaLines: string[] = [];
+    for (const { name, value } of msg.headers.all()) {
+      switch (name) {
+        case 'Call-ID':
+          callIds++;
+          callId ??= value;
+          break;
+        case 'From':
+          froms++;
+          from ??= value;
+          break;
+        case 'To':
+          tos++;
+          to ??= value;
+          break;
+        case 'CSeq':
+          cseqs++;
+          cseqText ??= value;
+          break;
+        case 'Via':
+          viaLines.push(value);
+          break;
+      }
+    }
+    const viaValues = viaLines.length === 1 && viaLines[0] !== '' && !viaLines[0]!.includes(',') ? viaLines : viaLines.flatMap(listValues);
+    if (!callId || !from || !to || !cseqText || !viaValues.length) {
+      const missing = [!callId && 'Call-ID', !from && 'From', !to && 'To', !cseqText && 'CSeq', !viaValues.length && 'Via'].filter(Boolean);
+      return essentialsFailed(msg, `missing ${missing.join(', ')}`);
+    }
+    const twice = callIds > 1 ? 'Call-ID' : froms > 1 ? 'From' : tos > 1 ? 'To' : cseqs > 1 ? 'CSeq' : undefined;
+    if (twice) return essentialsFailed(msg, `${twice} given more than once`);
+    const cseq = parseCSeq(cseqText);
+    if (msg.kind === 'request' && cseq.method !== msg.method) return essentialsFailed(msg, `CSeq method ${cseq.method} is not the request's ${msg.method}`);
+    const vias = viaValues.map((v, i) => (i === 0 && topVia ? topVia : parseVia(v)));
+    const fromAddress = parseAddress(from);
+    const toAddress = parseAddress(to);
+    let requestUri: SipUri | undefined;
     if (msg.kind === 'request') {
       const scheme = uriScheme(msg.uri);
       if (scheme === 'sip' || scheme === 'sips' || scheme === 'tel') {
-        if (parseUri(msg.uri).headers !== undefined) fail('headers in the Request-URI');
+        requestUri = parseUri(msg.uri);
+        if (requestUri.headers !== undefined) return essentialsFailed(msg, 'headers in the Request-URI');
       }
     }
-    return { callId: callId!, cseq, from: from!, to: to!, fromTag: tagOf(fromAddr.params), toTag: tagOf(toAddr.params), vias };
+    return { callId, cseq, from, to, fromTag: tagOf(fromAddress.params), toTag: tagOf(toAddress.params), fromAddress, toAddress, vias, requestUri };
   } catch (err) {
     if (err instanceof SipParseError) throw err;
-    if (err instanceof HeaderError || err instanceof UriError) return fail(err.message);
+    if (err instanceof HeaderError || err instanceof UriError) return essentialsFailed(msg, err.message);
     throw err;
   }
+}
+
+function essentialsFailed(msg: SipMessage, message: string): never {
+  throw new SipParseError(message, { startLine: startLineOf(msg), headers: msg.headers });
 }
 
 function tagOf(params: Map<string, string | null>): string | undefined {
@@ -379,10 +424,11 @@ export function responseTo(request: SipRequest, status: number, reason?: string,
   }
   const timestamp = request.headers.get('Timestamp');
   if (status === 100 && timestamp !== undefined) headers.add('Timestamp', timestamp);
-  return { kind: 'response', version: 'SIP/2.0', status, reason: reason ?? REASON_PHRASES[status] ?? '', headers, body: Buffer.alloc(0) };
+  return { kind: 'response', version: 'SIP/2.0', status, reason: reason ?? REASON_PHRASES[status] ?? '', headers, body: NO_BODY };
 }
 
 function hasTag(to: string): boolean {
+  if (!to.includes(';')) return false; // no parameter at all: the usual To of a new request
   try {
     return parseAddress(to).params.has('tag');
   } catch {

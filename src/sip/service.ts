@@ -15,7 +15,7 @@ import type { Line } from '../store/lines.js';
 import type { Store } from '../store/index.js';
 import type { VendorPlugin } from '../vendors/types.js';
 import { challenge, FailureTarpit, NonceIssuer, parseCredentials, redactAuthorization, verify } from './digest.js';
-import { HeaderError, parseMaxForwards, parseNameAddr, parseVia } from './headers.js';
+import { parseMaxForwards, type Via } from './headers.js';
 import { essentials, replyHeaders, SipParseError, type Essentials, type SipRequest, type SipResponse } from './message.js';
 import { contactValues, processRegister } from './registrar.js';
 import { RegistrationBook } from './registrations.js';
@@ -214,18 +214,21 @@ export class SipService {
     const reply = (status: number, reason?: string, extra: Array<[string, string]> = []) => tx.respond(tx.reply(status, reason, [['Server', SERVER_HEADER], ...extra]));
     let ess: Essentials;
     try {
-      ess = essentials(req);
+      ess = essentials(req, tx.via);
     } catch (err) {
       this.counters.answered400++;
       return reply(400, `Bad Request (${(err as Error).message})`.slice(0, 120));
     }
     if (req.version !== 'SIP/2.0') return reply(505);
     let uriScheme: string;
-    try {
-      uriScheme = parseUri(req.uri).scheme;
-    } catch (err) {
-      if (err instanceof UnsupportedSchemeError) return reply(416);
-      return reply(400, 'Bad Request-URI');
+    if (ess.requestUri) uriScheme = ess.requestUri.scheme;
+    else {
+      try {
+        uriScheme = parseUri(req.uri).scheme;
+      } catch (err) {
+        if (err instanceof UnsupportedSchemeError) return reply(416);
+        return reply(400, 'Bad Request-URI');
+      }
     }
     const mfText = req.headers.get('Max-Forwards');
     let mf = 70;
@@ -234,7 +237,7 @@ export class SipService {
     } catch {
       return reply(400, 'Bad Max-Forwards');
     }
-    if (this.looped(req)) return reply(482);
+    if (this.looped(ess.vias)) return reply(482);
     if (req.method === 'REGISTER' || req.method === 'OPTIONS') {
       const required = req.headers.values('Require');
       if (required.length) return reply(420, undefined, [['Unsupported', required.join(', ')]]);
@@ -257,20 +260,14 @@ export class SipService {
    * A request that already passed through this box (a Via with Outpost's own address and port below the top
    * one): it came back around, e.g. Centrex -> Outpost -> Centrex -> Outpost (RFC 3261 §16.3 step 4).
    */
-  private looped(req: SipRequest): boolean {
+  private looped(vias: readonly Via[]): boolean {
+    if (vias.length < 2) return false;
     const host = (this.options.advertise ?? this.options.host).toLowerCase();
     const port = this.transport.port;
-    return req.headers.values('Via').slice(1).some((v) => {
-      try {
-        const via = parseVia(v);
-        return via.host.replace(/^\[|\]$/g, '') === host && (via.port ?? 5060) === port && (via.params.get('branch') ?? '').startsWith(PROXY_BRANCH);
-      } catch {
-        return false;
-      }
-    });
+    return vias.slice(1).some((via) => via.host.replace(/^\[|\]$/g, '') === host && (via.port ?? 5060) === port && (via.params.get('branch') ?? '').startsWith(PROXY_BRANCH));
   }
 
-  private async register(tx: ServerTransaction, reply: (status: number, reason?: string, extra?: Array<[string, string]>) => void, { callId, cseq }: Essentials): Promise<void> {
+  private async register(tx: ServerTransaction, reply: (status: number, reason?: string, extra?: Array<[string, string]>) => void, { callId, cseq, toAddress }: Essentials): Promise<void> {
     const req = tx.request;
     const remote = tx.remote;
     // The inventory as it is now (a no-op unless the store changed): a line or device added while Outpost runs counts.
@@ -290,13 +287,9 @@ export class SipService {
       await this.event('sip.rejected', 'warn', `REGISTER from ${remote.address} refused: not in an allowed network`, { source });
       return reply(403, 'Forbidden (network not allowed)');
     }
-    let toUser: string | undefined;
-    try {
-      toUser = parseNameAddr(req.headers.get('To')!).uri.user;
-    } catch (err) {
-      if (err instanceof HeaderError) return reply(400, 'Bad To');
-      throw err;
-    }
+    // The To of a REGISTER names the address of record: a sip:, sips: or tel: URI (parsed with the essentials).
+    if (!toAddress.uri) return reply(400, 'Bad To');
+    const toUser = toAddress.uri.user;
     const line = this.authenticate(tx, 'www', reply);
     if (!line) return;
     if (toUser === undefined || toUser !== line.user) {

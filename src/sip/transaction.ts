@@ -77,6 +77,12 @@ export function randomText(bytes: number, encoding: 'hex' | 'base64url'): string
   return text;
 }
 
+/** A completed transaction's answer, kept to answer retransmissions of its request. */
+export interface KeptAnswer {
+  bytes: Buffer;
+  to: Remote;
+}
+
 export interface Sender {
   send(msg: SipMessage, remote: Remote): void;
   /** Bytes already serialised (a kept answer, retransmitted). */
@@ -161,7 +167,7 @@ class Server implements ServerTransaction {
   state: State;
   last: SipResponse | undefined;
   /** A completed non-INVITE transaction keeps only its answer's bytes and where they go (Timer J's wait). */
-  private kept: { bytes: Buffer; to: Remote } | undefined;
+  private kept: KeptAnswer | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
   private toTagValue: string | undefined;
 
@@ -207,7 +213,11 @@ class Server implements ServerTransaction {
     this.last = res;
     if (!this.invite && res.status >= 200 && !reliable && this.layer.sender.sendBytes) {
       // Serialised once: the same bytes answer every retransmission while Timer J runs.
-      this.kept = { bytes: serializeMessage(res), to: responseDestination(this.via, this.remote) };
+      const to = responseDestination(this.via, this.remote);
+      // The source's own address string when the answer goes there (it usually does): a copy of a received
+      // parameter or Via host could keep the whole request's text alive for Timer J's 32 s.
+      if (to.address === this.remote.address && to.port === this.remote.port) to.address = this.remote.address;
+      this.kept = { bytes: serializeMessage(res), to };
       this.layer.sender.sendBytes(this.kept.bytes, this.kept.to);
     } else this.send(res);
     if (res.status < 200) {
@@ -217,14 +227,18 @@ class Server implements ServerTransaction {
     if (!this.invite) {
       this.state = 'completed';
       if (reliable) return this.terminate(); // Timer J is 0 over TCP
-      // Timer J: 32 s of absorbing retransmissions. Kept lean: the answer's bytes, not the messages, and one shared
-      // queue instead of a timer each (a registration storm holds tens of thousands of these).
+      for (const timer of this.timers) clearTimeout(timer);
+      this.timers.length = 0;
+      // Timer J: 32 s of absorbing retransmissions. A registration storm holds tens of thousands of these, so the
+      // layer keeps only the answer's bytes and where they go, and this object (request, Via, timers) is let go.
       if (this.kept) {
         this.last = undefined;
         this.request = COMPLETED;
+        this.layer.keepAnswer(this.key, this.kept);
+        this.kept = undefined;
+        this.layer.forgetServer(this.key, this);
+        return;
       }
-      for (const timer of this.timers) clearTimeout(timer);
-      this.timers.length = 0;
       this.layer.expireLater(this, 64 * t.t1);
       return;
     }
@@ -444,8 +458,9 @@ export class TransactionLayer {
     readonly timers: Timers = DEFAULT_TIMERS,
   ) {}
 
+  /** Live transactions; a completed non-INVITE one counts until its Timer J ends (its kept answer is dropped). */
   size(): { server: number; client: number } {
-    return { server: this.servers.size, client: this.clients.size };
+    return { server: this.servers.size + this.kept.size, client: this.clients.size };
   }
 
   /** Completed transactions waiting out Timer J, in deadline order (every entry waits the same time). */
@@ -473,6 +488,46 @@ export class TransactionLayer {
       }
     }, Math.max(10, Math.min(100, ms / 16)));
     this.expiryTimer.unref();
+  }
+
+  /**
+   * Answers of completed non-INVITE transactions (UDP) waiting out Timer J, by transaction key, and when each is
+   * dropped (two arrays in time order, checked by one timer): no object per transaction besides the bytes.
+   */
+  private readonly kept = new Map<string, KeptAnswer>();
+  private keptKeys: string[] = [];
+  private keptUntil: number[] = [];
+  private keptHead = 0;
+  private keptTimer: NodeJS.Timeout | undefined;
+
+  keepAnswer(key: string, answer: KeptAnswer): void {
+    const timerJ = 64 * this.timers.t1;
+    // A copy: the key is cut from the request's text, which it would otherwise keep alive for Timer J.
+    key = Buffer.from(key, 'latin1').toString('latin1');
+    this.kept.set(key, answer);
+    this.keptKeys.push(key);
+    this.keptUntil.push(Date.now() + timerJ);
+    if (this.keptTimer) return;
+    // Checked 16 times per wait, at most every 100 ms: Timer J is late by a fraction of a second at most.
+    this.keptTimer = setInterval(() => this.dropKept(), Math.max(10, Math.min(100, timerJ / 16)));
+    this.keptTimer.unref();
+  }
+
+  private dropKept(): void {
+    const now = Date.now();
+    // A key is in the queue once at a time: while kept, its request is absorbed and cannot be kept again.
+    while (this.keptHead < this.keptKeys.length && this.keptUntil[this.keptHead]! <= now) this.kept.delete(this.keptKeys[this.keptHead++]!);
+    if (this.keptHead >= this.keptKeys.length) {
+      this.keptKeys = [];
+      this.keptUntil = [];
+      this.keptHead = 0;
+      clearInterval(this.keptTimer);
+      this.keptTimer = undefined;
+    } else if (this.keptHead > 4096 && this.keptHead * 2 > this.keptKeys.length) {
+      this.keptKeys = this.keptKeys.slice(this.keptHead);
+      this.keptUntil = this.keptUntil.slice(this.keptHead);
+      this.keptHead = 0;
+    }
   }
 
   /** Everything the transport delivers. */
@@ -504,6 +559,12 @@ export class TransactionLayer {
       existing.retransmitted();
       return;
     }
+    const kept = this.kept.get(key);
+    if (kept) {
+      this.counters.retransmissionsAbsorbed++;
+      this.sender.sendBytes?.(kept.bytes, kept.to);
+      return;
+    }
     this.counters.requests++;
     const tx = new Server(this, key, msg, remote, via, msg.method === 'INVITE');
     this.servers.set(key, tx);
@@ -515,8 +576,8 @@ export class TransactionLayer {
       return;
     }
     this.tu.onRequest(tx);
-    // A TU that answered nothing still gets its transaction cleaned up.
-    tx.after(64 * this.timers.t1 + this.timers.timerC, () => tx.terminate());
+    // A TU that answered nothing still gets its transaction cleaned up (one that answered already needs no guard).
+    if (tx.state === 'trying' || tx.state === 'proceeding') tx.after(64 * this.timers.t1 + this.timers.timerC, () => tx.terminate());
   }
 
   /** Sends a request as a new client transaction; its top Via must carry a fresh branch. */
@@ -560,6 +621,12 @@ export class TransactionLayer {
 
   /** Ends every transaction (shutdown). */
   clear(): void {
+    if (this.keptTimer) clearInterval(this.keptTimer);
+    this.keptTimer = undefined;
+    this.kept.clear();
+    this.keptKeys = [];
+    this.keptUntil = [];
+    this.keptHead = 0;
     if (this.expiryTimer) clearInterval(this.expiryTimer);
     this.expiryTimer = undefined;
     this.expiring.length = 0;

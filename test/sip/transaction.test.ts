@@ -71,8 +71,16 @@ describe('SIP transactions', () => {
       assert.ok(bytes.every((b) => b.equals(bytes[0]!)));
       assert.match(bytes[0]!.toString(), /^SIP\/2\.0 200 OK\r\n/);
       assert.equal(layer.size().server, 1);
-      await sleep(64 * TIMERS.t1 + 80);
-      assert.equal(layer.size().server, 0, 'the shared Timer J queue ended it');
+      // Kept for Timer J (retransmissions still absorbed), then dropped.
+      await sleep(64 * TIMERS.t1 - 40);
+      assert.equal(layer.size().server, 1, 'still kept just before Timer J');
+      layer.receive(clone(req), UDP);
+      assert.equal(bytes.length, 4, 'a late retransmission still gets the answer');
+      await sleep(120);
+      assert.equal(layer.size().server, 0, 'dropped once Timer J is over');
+      layer.receive(clone(req), UDP);
+      assert.equal(bytes.length, 5);
+      assert.equal(layer.size().server, 1, 'after Timer J the same request is a new transaction');
     });
 
     it('a stateless answer (a challenge) leaves no transaction: a retransmission is a new request', () => {
