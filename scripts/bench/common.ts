@@ -1,5 +1,8 @@
 /** What the benchmarks share: child processes, CPU pinning, logging, percentiles. */
 import { spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export function log(line: string): void {
   process.stderr.write(`bench: ${line}\n`);
@@ -42,4 +45,15 @@ export function allowedCpus(): number[] {
 export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+/**
+ * The Node.js flags Outpost runs with as a service (scripts/outpost.service's ExecStart, between `node` and the
+ * script), so a benchmark measures the server as it is deployed.
+ */
+export function serviceNodeFlags(): string[] {
+  const unit = readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', 'outpost.service'), 'utf8');
+  const exec = /^ExecStart=\S*node((?:\s+--\S+)*)\s+\S*bin\/outpost\b/m.exec(unit);
+  if (!exec) throw new Error('scripts/outpost.service: no ExecStart=.../node [flags] .../bin/outpost line');
+  return exec[1]!.trim().split(/\s+/).filter(Boolean);
 }

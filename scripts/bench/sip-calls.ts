@@ -86,7 +86,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import sqlite3 from 'sqlite3';
-import { allowedCpus, exited, log, waitExit } from './common.js';
+import { allowedCpus, exited, log, serviceNodeFlags, waitExit } from './common.js';
 import { formatSummary, summariseProfile } from './cpuprofile-summary.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -631,7 +631,7 @@ async function startOutpost(core: number, dir: string, lines: readonly BenchLine
   const siteFile = join(dir, 'site.json');
   writeFileSync(siteFile, `${JSON.stringify(site, null, 2)}\n`);
   const sipPort = await freePorts(1, { tcp: true });
-  const nodeFlags = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  const nodeFlags = [...serviceNodeFlags(), ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
   const command = onCore(core, process.execPath, [...nodeFlags, OUTPOST_BIN, '--data', dataDir, '--firmware', firmwareDir, '--config', siteFile, 'serve', '--bind', HOST, '--http-port', '0', '--no-tftp', '--sip-port', String(sipPort), '--no-dhcp', '--no-mdns']);
   const child = start('taskset', command, { env: outpostEnv() });
   const [http, sip] = await Promise.all([waitForLine(child, /^ready http http:\/\/[^:]+:(\d+)\//, 30_000, 'outpost serve'), waitForLine(child, /^ready sip sip:[^:]+:(\d+) /, 30_000, 'outpost serve')]);

@@ -19,9 +19,10 @@
  *     - Outpost (the build in dist/: `npm run build`): a site file with one line per user (ext = the number, user,
  *       password, name), sip.maxExpires 7200, defaultExpires 3600, algorithms ["MD5"] (sipp answers MD5 only; with
  *       the default ["MD5","SHA-256"] Outpost would sign two nonces per challenge); started as
- *       `taskset -c C0 node --heapsnapshot-signal=SIGUSR2 bin/outpost --data D --firmware F --config SITE serve
+ *       `taskset -c C0 node FLAGS --heapsnapshot-signal=SIGUSR2 bin/outpost --data D --firmware F --config SITE serve
  *        --bind 127.0.0.1 --http-port 0 --sip-port P --no-tftp --no-dhcp --no-mdns`, ready at its `ready sip` line
- *       (the first start applies the 10,000 lines: 15-25 s here). Bindings go to SQLite (fsync'd before the 200 OK,
+ *       (the first start applies the 10,000 lines: 15-25 s here); FLAGS are the service's (scripts/outpost.service's
+ *       ExecStart: --max-semi-space-size=64). Bindings go to SQLite (fsync'd before the 200 OK,
  *       group commit).
  *     - Kamailio: scripts/bench/kamailio-registrar.cfg filled in (port, workers, paths) and the same users and
  *       passwords in a db_text table loaded into an htable at start; `taskset -c C0 kamailio -f CFG -DD -E -m 128
@@ -73,7 +74,7 @@ import { availableParallelism, cpus, setPriority, tmpdir, totalmem } from 'node:
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { allowedCpus, exited, log, percentile, waitExit } from './common.js';
+import { allowedCpus, exited, log, percentile, serviceNodeFlags, waitExit } from './common.js';
 import { formatSummary, summariseProfile } from './cpuprofile-summary.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -564,7 +565,7 @@ async function startOutpost(core: number, dir: string, users: readonly User[], p
     lines: users.map((u) => ({ ext: u.ext, user: u.name, password: u.password, name: `User ${u.ext}` })),
   };
   writeFileSync(siteFile, `${JSON.stringify(site)}\n`);
-  const nodeFlags = [`--heapsnapshot-signal=SIGUSR2`, `--diagnostic-dir=${heapDir}`, ...(profile && CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`] : [])];
+  const nodeFlags = [...serviceNodeFlags(), `--heapsnapshot-signal=SIGUSR2`, `--diagnostic-dir=${heapDir}`, ...(profile && CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`] : [])];
   const [cmd, cmdArgs] = onCore(core, process.execPath, [
     ...nodeFlags, OUTPOST_BIN, '--data', dataDir, '--firmware', firmwareDir, '--config', siteFile,
     'serve', '--bind', '127.0.0.1', '--http-port', '0', '--sip-port', String(port), '--no-tftp', '--no-dhcp', '--no-mdns',

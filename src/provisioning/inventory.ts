@@ -68,6 +68,11 @@ export class Inventory {
     return this.snapshot;
   }
 
+  /** The last copy when the store has not changed since it was taken (current() would hand back the same). */
+  fresh(): Snapshot | undefined {
+    return this.snapshot?.generation === this.source.store.db.generation ? this.snapshot : undefined;
+  }
+
   /** The lines of a device, in account order. */
   linesOf(snapshot: Snapshot, device: Device): Line[] {
     return device.lines.map((ext) => snapshot.lines.get(ext)).filter((l): l is Line => l !== undefined);

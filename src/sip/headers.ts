@@ -84,6 +84,8 @@ export function listValues(value: string): string[] {
 export function unquote(text: string): string {
   const t = trimLws(text);
   if (!t.startsWith('"')) return t;
+  // The usual case, no quoted-pair: the text between the quotes, if the only other quote closes it at the end.
+  if (t.length >= 2 && !t.includes('\\') && t.indexOf('"', 1) === t.length - 1) return t.slice(1, -1);
   let out = '';
   for (let i = 1; i < t.length; i++) {
     const ch = t[i]!;

@@ -37,14 +37,28 @@ function lookupKey(name: string): string {
   return key;
 }
 
+/** Canonical name and lookup key of the header names seen (as written: `Via`, `v`, `VIA`); at most 512 kept. */
+const NAMES = new Map<string, { name: string; key: string }>();
+
+function headerName(written: string): { name: string; key: string } {
+  let known = NAMES.get(written);
+  if (known === undefined) {
+    const name = canonicalName(written);
+    known = { name, key: name.toLowerCase() };
+    // A copy of the key: a name cut from a message would keep that message's text alive.
+    if (NAMES.size < 512) NAMES.set(Buffer.from(written, 'latin1').toString('latin1'), known);
+  }
+  return known;
+}
+
 /** Header fields in order, each as written (unfolded). Names are compared without regard to case. */
 export class Headers {
   private readonly entries: Array<{ name: string; key: string; value: string }> = [];
 
   /** Appends a header line. */
   add(name: string, value: string): this {
-    const canonical = canonicalName(name);
-    this.entries.push({ name: canonical, key: canonical.toLowerCase(), value });
+    const { name: canonical, key } = headerName(name);
+    this.entries.push({ name: canonical, key, value });
     return this;
   }
 
@@ -56,8 +70,8 @@ export class Headers {
 
   /** Puts a line first (a proxy's own Via, Record-Route). */
   prepend(name: string, value: string): this {
-    const canonical = canonicalName(name);
-    this.entries.unshift({ name: canonical, key: canonical.toLowerCase(), value });
+    const { name: canonical, key } = headerName(name);
+    this.entries.unshift({ name: canonical, key, value });
     return this;
   }
 
@@ -155,12 +169,21 @@ export function headerEnd(buf: Buffer, from = 0): { end: number; bodyStart: numb
 
 /** The start line and the header lines of the header section (without its blank line); bad lines are reported, not kept. */
 function readHead(head: string): { startLine: string; headers: Headers; errors: string[] } {
-  const rawLines = head.split(/\r?\n/);
-  const startLine = rawLines.shift()!;
   const lines: string[] = [];
   const errors: string[] = [];
-  for (const line of rawLines) {
-    if (line.startsWith(' ') || line.startsWith('\t')) {
+  // Lines end at LF, with or without CR before it.
+  let startLine: string | undefined;
+  for (let from = 0; from <= head.length; ) {
+    const lf = head.indexOf('\n', from);
+    const end = lf < 0 ? head.length : lf;
+    const line = head.slice(from, lf > from && head.charCodeAt(lf - 1) === 13 ? lf - 1 : end);
+    from = end + 1;
+    if (startLine === undefined) {
+      startLine = line;
+      continue;
+    }
+    const first = line.charCodeAt(0);
+    if (first === 32 || first === 9) {
       // Folding (RFC 3261 §7.3.1): the line break and the white space around it are one SP.
       if (!lines.length) errors.push('a continuation line before any header');
       else lines[lines.length - 1] = `${lines[lines.length - 1]!.replace(/[ \t]+$/, '')} ${trimLws(line)}`;
@@ -168,6 +191,7 @@ function readHead(head: string): { startLine: string; headers: Headers; errors: 
   }
   if (lines.length > LIMITS.headerLines) throw new SipParseError(`more than ${LIMITS.headerLines} header lines`);
   const headers = new Headers();
+  startLine ??= '';
   for (const line of lines) {
     const colon = line.indexOf(':');
     const name = colon <= 0 ? '' : trimLws(line.slice(0, colon));

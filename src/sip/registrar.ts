@@ -101,10 +101,11 @@ export function processRegister(input: RegisterInput): RegisterOutcome {
   const removals: Binding[] = [];
   for (const { addr, expires, q } of parsed) {
     const at = current.findIndex((b) => {
+      if (b.contact === addr.uriText) return true; // the same text: the same URI (a phone's refresh, usually)
       try {
         return uriEquals(parseUri(b.contact), addr.uri);
       } catch {
-        return b.contact === addr.uriText;
+        return false;
       }
     });
     const found = at >= 0 ? current[at]! : undefined;
@@ -119,12 +120,13 @@ export function processRegister(input: RegisterInput): RegisterOutcome {
     const binding: Binding = {
       aor: input.aor,
       contact: found?.contact ?? own(addr.uriText),
-      callId: own(input.callId),
+      // The stored copies again when a refresh repeats them (the same Call-ID, source, User-Agent).
+      callId: found && found.callId === input.callId ? found.callId : own(input.callId),
       cseq: input.cseq,
       expiresAt: now + expires * 1000,
       q,
-      source: own(input.source),
-      userAgent: own(input.userAgent),
+      source: found && found.source === input.source ? found.source : own(input.source),
+      userAgent: found && found.userAgent === input.userAgent ? found.userAgent : own(input.userAgent),
       mac: input.mac,
       updatedAt: now,
     };

@@ -271,7 +271,7 @@ export class SipService {
     const req = tx.request;
     const remote = tx.remote;
     // The inventory as it is now (a no-op unless the store changed): a line or device added while Outpost runs counts.
-    await this.options.inventory.current().catch(() => undefined);
+    if (!this.options.inventory.fresh()) await this.options.inventory.current().catch(() => undefined);
     const now = this.now();
     const site = this.site();
     if (!site) return reply(503, 'Service Unavailable (starting)', [['Retry-After', '5']]);
@@ -282,7 +282,7 @@ export class SipService {
       return; // silence: a blocked source learns nothing
     }
     const allow = this.options.inventory.latest()?.allow ?? [];
-    if (!anyCidrContains(allow, remote.address)) {
+    if (!this.allowed(allow, remote.address)) {
       this.counters.registers.rejected++;
       await this.event('sip.rejected', 'warn', `REGISTER from ${remote.address} refused: not in an allowed network`, { source });
       return reply(403, 'Forbidden (network not allowed)');
@@ -308,7 +308,10 @@ export class SipService {
         limits: this.mode() === 'survival'
           ? { minExpires: Math.min(site.sip.minExpires, site.survival.registerExpires), maxExpires: site.survival.registerExpires, defaultExpires: site.survival.registerExpires, maxContacts: site.sip.maxContacts }
           : { minExpires: site.sip.minExpires, maxExpires: site.sip.maxExpires, defaultExpires: site.sip.defaultExpires, maxContacts: site.sip.maxContacts },
-        contactAllowed: (uri) => isIP(uri.host.replace(/^\[|\]$/g, '')) === 0 || anyCidrContains(allow as Cidr[], uri.host.replace(/^\[|\]$/g, '')),
+        contactAllowed: (uri) => {
+          const host = uri.host.replace(/^\[|\]$/g, '');
+          return isIP(host) === 0 || this.allowed(allow, host);
+        },
       });
       if (outcome.status !== 200) {
         this.counters.registers.rejected++;
@@ -318,7 +321,9 @@ export class SipService {
       // Durable first, then the 200; the event log and the device's state follow without holding the phone up.
       await this.book.replace(aor, outcome.bindings, outcome.puts, outcome.removals);
       this.counters.registers.ok++;
-      reply(200, undefined, [...contactValues(outcome.bindings, now).map((c): [string, string] => ['Contact', c]), ['Date', new Date(now).toUTCString()]]);
+      reply(200, undefined, [...contactValues(outcome.bindings, now).map((c): [string, string] => ['Contact', c]), ['Date', this.dateHeader(now)]]);
+      // A refresh of the same contacts from a phone no device is matched to changes nothing more: no work queued.
+      if (!outcome.removals.length && outcome.puts.every((b) => b.mac === undefined && existing.some((e) => e.contact === b.contact))) return;
       const known = new Set(existing.map((b) => b.contact));
       void (async () => {
         for (const b of outcome.puts) {
@@ -329,6 +334,28 @@ export class SipService {
       })().catch((err: Error) => this.options.log.error({ err: err.message }, 'recording a registration failed'));
     });
   }
+
+  /** Whether an address is in the site's allowed networks; remembered per address while the list is the same. */
+  private allowed(allow: readonly Cidr[], address: string): boolean {
+    if (this.allowMemo.allow !== allow) this.allowMemo = { allow, answers: new Map() };
+    let answer = this.allowMemo.answers.get(address);
+    if (answer === undefined) {
+      answer = anyCidrContains(allow, address);
+      if (this.allowMemo.answers.size < 4096) this.allowMemo.answers.set(address, answer);
+    }
+    return answer;
+  }
+
+  private allowMemo: { allow: readonly Cidr[] | undefined; answers: Map<string, boolean> } = { allow: undefined, answers: new Map() };
+
+  /** The Date header of an answer (RFC 3261 §20.17), made once a second. */
+  private dateHeader(now: number): string {
+    const second = Math.floor(now / 1000);
+    if (this.date.second !== second) this.date = { second, text: new Date(second * 1000).toUTCString() };
+    return this.date.text;
+  }
+
+  private date = { second: -1, text: '' };
 
   /**
    * Digest authentication of a request against the lines (RFC 3261 §22): `www` for REGISTER (401,
