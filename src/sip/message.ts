@@ -68,6 +68,15 @@ export class Headers {
     return this.add(name, value);
   }
 
+  /** Replaces the value of the first line of `name`; false when there is none. */
+  replaceFirst(name: string, value: string): boolean {
+    const key = lookupKey(name);
+    const entry = this.entries.find((e) => e.key === key);
+    if (!entry) return false;
+    entry.value = value;
+    return true;
+  }
+
   /** Puts a line first (a proxy's own Via, Record-Route). */
   prepend(name: string, value: string): this {
     const { name: canonical, key } = headerName(name);

@@ -100,13 +100,19 @@ export function responseDestination(via: Via, remote: Remote): Remote {
 
 /** The request's top Via with `received` (when the source differs from sent-by) and `rport` filled in. */
 function stampTopVia(req: SipRequest, remote: Remote): Via {
-  const values = req.headers.values('Via');
-  const top = parseVia(values[0]!);
+  const first = req.headers.get('Via');
+  // The usual case, a first Via line with one value: stamped in place. Several values in the line: split first.
+  const values = first !== undefined && first !== '' && !first.includes(',') ? undefined : req.headers.values('Via');
+  const top = parseVia(values ? values[0]! : first!);
   const host = top.host.replace(/^\[|\]$/g, '');
   // Only the source counts: a received or rport value the sender wrote itself would aim the answer elsewhere.
   if (host !== remote.address) top.params.set('received', remote.address);
   else top.params.delete('received');
   if (top.params.has('rport')) top.params.set('rport', String(remote.port));
+  if (!values) {
+    req.headers.replaceFirst('Via', formatVia(top));
+    return top;
+  }
   values[0] = formatVia(top);
   req.headers.remove('Via');
   for (const v of values) req.headers.add('Via', v);
@@ -536,7 +542,8 @@ export class TransactionLayer {
     let via: Via;
     let method: string;
     try {
-      if (!msg.headers.values('Via').length) throw new Error('no Via');
+      const firstVia = msg.headers.get('Via');
+      if (firstVia === undefined || (firstVia === '' && !msg.headers.values('Via').length)) throw new Error('no Via');
       via = stampTopVia(msg, remote);
       const cseqText = msg.headers.get('CSeq');
       if (!cseqText) throw new Error('no CSeq');

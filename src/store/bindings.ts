@@ -68,26 +68,51 @@ export class BindingRepository {
     return out;
   }
 
+  /** Rows not yet written, shared by every apply() until their group commit is written. */
+  private open: { puts: Binding[]; removals: Array<{ aor: string; contact: string }>; keys: Set<string>; written: Promise<void> } | undefined;
+
   /**
    * Applies puts and removals; resolves once they are durable. Calls of the same moment share one transaction
-   * and one fsync (the database's group commit), applied in call order.
+   * and one fsync (the database's group commit), and their rows one INSERT and one DELETE (sqlite compiles one
+   * statement, not one per registration). A call touching a binding already waiting starts a new statement, so
+   * each binding's changes are applied in call order.
    */
   apply(puts: readonly Binding[], removals: ReadonlyArray<{ aor: string; contact: string }>): Promise<void> {
-    const statements: string[] = [];
-    for (let i = 0; i < removals.length; i += ROWS_PER_STATEMENT) {
-      const chunk = removals.slice(i, i + ROWS_PER_STATEMENT);
-      statements.push(`DELETE FROM bindings WHERE ${chunk.map((r) => `(aor = ${sqlLiteral(r.aor)} AND contact = ${sqlLiteral(r.contact)})`).join(' OR ')}`);
+    if (!puts.length && !removals.length) return Promise.resolve();
+    const keys: string[] = [];
+    for (const b of puts) keys.push(`${b.aor}\0${b.contact}`);
+    for (const r of removals) keys.push(`${r.aor}\0${r.contact}`);
+    let batch = this.open;
+    if (!batch || keys.some((k) => batch!.keys.has(k))) {
+      const fresh: NonNullable<typeof this.open> = { puts: [], removals: [], keys: new Set(), written: Promise.resolve() };
+      fresh.written = this.db.group(() => {
+        if (this.open === fresh) this.open = undefined;
+        return statements(fresh.puts, fresh.removals);
+      });
+      this.open = batch = fresh;
     }
-    for (let i = 0; i < puts.length; i += ROWS_PER_STATEMENT) {
-      const chunk = puts.slice(i, i + ROWS_PER_STATEMENT);
-      const rows = chunk.map((b) => `(${[b.aor, b.contact, b.callId, b.cseq, b.expiresAt, b.q ?? null, b.source, b.userAgent ?? null, b.mac ?? null, b.updatedAt].map(sqlLiteral).join(',')})`);
-      statements.push(
-        `INSERT INTO bindings (aor, contact, call_id, cseq, expires_at, q, source, user_agent, mac, updated_at) VALUES ${rows.join(',')}
-         ON CONFLICT(aor, contact) DO UPDATE SET call_id = excluded.call_id, cseq = excluded.cseq, expires_at = excluded.expires_at, q = excluded.q,
-           source = excluded.source, user_agent = excluded.user_agent, mac = excluded.mac, updated_at = excluded.updated_at`,
-      );
-    }
-    if (!statements.length) return Promise.resolve();
-    return this.db.group(statements.join(';\n'));
+    batch.puts.push(...puts);
+    batch.removals.push(...removals);
+    for (const k of keys) batch.keys.add(k);
+    return batch.written;
   }
+}
+
+/** The SQL of a batch: its removals, then its puts (upserts), at most ROWS_PER_STATEMENT rows a statement. */
+function statements(puts: readonly Binding[], removals: ReadonlyArray<{ aor: string; contact: string }>): string {
+  const out: string[] = [];
+  for (let i = 0; i < removals.length; i += ROWS_PER_STATEMENT) {
+    const chunk = removals.slice(i, i + ROWS_PER_STATEMENT);
+    out.push(`DELETE FROM bindings WHERE ${chunk.map((r) => `(aor = ${sqlLiteral(r.aor)} AND contact = ${sqlLiteral(r.contact)})`).join(' OR ')}`);
+  }
+  for (let i = 0; i < puts.length; i += ROWS_PER_STATEMENT) {
+    const chunk = puts.slice(i, i + ROWS_PER_STATEMENT);
+    const rows = chunk.map((b) => `(${[b.aor, b.contact, b.callId, b.cseq, b.expiresAt, b.q ?? null, b.source, b.userAgent ?? null, b.mac ?? null, b.updatedAt].map(sqlLiteral).join(',')})`);
+    out.push(
+      `INSERT INTO bindings (aor, contact, call_id, cseq, expires_at, q, source, user_agent, mac, updated_at) VALUES ${rows.join(',')}
+       ON CONFLICT(aor, contact) DO UPDATE SET call_id = excluded.call_id, cseq = excluded.cseq, expires_at = excluded.expires_at, q = excluded.q,
+         source = excluded.source, user_agent = excluded.user_agent, mac = excluded.mac, updated_at = excluded.updated_at`,
+    );
+  }
+  return out.join(';\n');
 }

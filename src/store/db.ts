@@ -106,7 +106,7 @@ export class Database {
     return next;
   }
 
-  private grouped: Array<{ sql: string; done: (err?: Error) => void }> = [];
+  private grouped: Array<{ sql: string | (() => string); done: (err?: Error) => void }> = [];
   private groupScheduled = false;
   private groupInFlight = false;
 
@@ -114,9 +114,11 @@ export class Database {
    * Commits `sql` (statements whose values are literals from `sqlLiteral`, never text from outside) in one quiet
    * transaction shared with every other `group` call of this turn of the event loop and of the time the
    * previous group was being written (group commit): one round trip to sqlite's thread and one fsync for the
-   * lot, in call order. A failing statement fails the whole group (rolled back); each caller hears it.
+   * lot, in call order. A failing statement fails the whole group (rolled back); each caller hears it. `sql` may
+   * be a function, called when the group is written: a caller can then keep adding rows to one statement of its
+   * own until that moment (see BindingRepository.apply).
    */
-  group(sql: string): Promise<void> {
+  group(sql: string | (() => string)): Promise<void> {
     return new Promise((resolve, reject) => {
       this.grouped.push({ sql, done: (err) => (err ? reject(err) : resolve()) });
       this.scheduleGroup();
@@ -141,7 +143,7 @@ export class Database {
     this.groupInFlight = true;
     const write = this.writeQueue.then(async () => {
       try {
-        await this.exec(`BEGIN IMMEDIATE;\n${batch.map((b) => b.sql).join(';\n')};\nCOMMIT;`);
+        await this.exec(`BEGIN IMMEDIATE;\n${batch.map((b) => (typeof b.sql === 'string' ? b.sql : b.sql())).join(';\n')};\nCOMMIT;`);
       } catch (err) {
         await this.exec('ROLLBACK').catch(() => undefined);
         throw err;

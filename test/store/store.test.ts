@@ -181,4 +181,36 @@ describe('store', () => {
     assert.equal((await db.get<{ v: string }>('SELECT v FROM t WHERE k = 101'))?.v, 'after');
     await db.close();
   });
+
+  it('bindings of one moment share one statement; a change to a binding already waiting keeps call order (put, remove, put again)', async () => {
+    const store = await Store.open(dir, silentLogger);
+    const now = Date.now();
+    const b = (user: string, contact: string, cseq: number) => ({ aor: user, contact, callId: `c-${user}`, cseq, expiresAt: now + 60_000, source: 'udp:10.20.0.31:5062', updatedAt: now });
+    // The SQL of each group as sqlite gets it: the bindings' rows of one moment are one INSERT.
+    const execs: string[] = [];
+    const exec = store.db.exec.bind(store.db);
+    store.db.exec = (sql: string) => {
+      execs.push(sql);
+      return exec(sql);
+    };
+    await Promise.all(['111', '112', '113', '114'].map((u) => store.bindings.apply([b(u, `sip:${u}@10.20.0.31`, 1)], [])));
+    const batch = execs.find((s) => s.startsWith('BEGIN IMMEDIATE'))!;
+    assert.equal(batch.match(/INSERT INTO bindings/g)?.length, 1, batch);
+    assert.deepEqual((await store.bindings.list()).map((x) => x.aor).sort(), ['111', '112', '113', '114']);
+    // The same binding put, removed and put again in one moment ends as the last call says, and so does one put then removed.
+    execs.length = 0;
+    const c = 'sip:111@10.20.0.31';
+    await Promise.all([
+      store.bindings.apply([b('111', c, 2)], []),
+      store.bindings.apply([], [{ aor: '111', contact: c }]),
+      store.bindings.apply([b('111', c, 3)], []),
+      store.bindings.apply([], [{ aor: '112', contact: 'sip:112@10.20.0.31' }]),
+      store.bindings.apply([b('115', 'sip:115@10.20.0.31', 1)], []),
+      store.bindings.apply([], [{ aor: '115', contact: 'sip:115@10.20.0.31' }]),
+    ]);
+    const after = await store.bindings.list();
+    assert.deepEqual(after.map((x) => `${x.aor}:${x.cseq}`).sort(), ['111:3', '113:1', '114:1']);
+    store.db.exec = exec;
+    await store.close();
+  });
 });
