@@ -81,17 +81,20 @@ function shown(text: string): string {
 // ---------------------------------------------------------------------------------------------------------------
 // Responses (RFC 2617 §3.2.2.1, RFC 7616 §3.4.1)
 
-/** Recent HA1s and HA2s: the same lines and digest-uris come back every registration. Bounded; emptied when full. */
-const HA1_MEMO = new Map<string, string>();
-const HA2_MEMO = new Map<string, string>();
-const MEMO_LIMIT = 50_000;
+/**
+ * Recent HA1s (one per line and algorithm) and HA2s (a phone uses one or two digest-uris): the same come back at
+ * every registration. Bounded, emptied when full: a client that answers challenges with made-up uris can only
+ * cycle the HA2 map (4,096 entries of at most 256 characters).
+ */
+const HA1_MEMO = { map: new Map<string, string>(), limit: 50_000 };
+const HA2_MEMO = { map: new Map<string, string>(), limit: 4_096 };
 
-function memo(map: Map<string, string>, key: string, compute: () => string): string {
-  let value = map.get(key);
+function memo(memoised: { map: Map<string, string>; limit: number }, key: string, compute: () => string): string {
+  let value = memoised.map.get(key);
   if (value === undefined) {
     value = compute();
-    if (map.size >= MEMO_LIMIT) map.clear();
-    map.set(key, value);
+    if (memoised.map.size >= memoised.limit) memoised.map.clear();
+    memoised.map.set(key, value);
   }
   return value;
 }
