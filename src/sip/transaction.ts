@@ -77,9 +77,12 @@ export function randomText(bytes: number, encoding: 'hex' | 'base64url'): string
   return text;
 }
 
-/** A completed transaction's answer, kept to answer retransmissions of its request. */
+/**
+ * A completed transaction's answer, kept to answer retransmissions of its request: its bytes when the sender
+ * takes bytes (serialised once), else the message.
+ */
 export interface KeptAnswer {
-  bytes: Buffer;
+  answer: Buffer | SipResponse;
   to: Remote;
 }
 
@@ -172,8 +175,6 @@ export interface TransactionUser {
 class Server implements ServerTransaction {
   state: State;
   last: SipResponse | undefined;
-  /** A completed non-INVITE transaction keeps only its answer's bytes and where they go (Timer J's wait). */
-  private kept: KeptAnswer | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
   private toTagValue: string | undefined;
 
@@ -216,37 +217,33 @@ class Server implements ServerTransaction {
       if (res.status >= 200 && res.status < 300) this.send(res); // RFC 6026: 2xx retransmissions from the TU pass
       return;
     }
-    this.last = res;
-    if (!this.invite && res.status >= 200 && !reliable && this.layer.sender.sendBytes) {
-      // Serialised once: the same bytes answer every retransmission while Timer J runs.
+    if (!this.invite && res.status >= 200 && !reliable) {
+      // Timer J: 32 s of absorbing retransmissions. A registration storm holds tens of thousands of these, so the
+      // layer keeps only the answer (its bytes, serialised once) and where it goes, and this object (request, Via,
+      // timers) is let go at once.
       const to = responseDestination(this.via, this.remote);
       // The source's own address string when the answer goes there (it usually does): a copy of a received
       // parameter or Via host could keep the whole request's text alive for Timer J's 32 s.
       if (to.address === this.remote.address && to.port === this.remote.port) to.address = this.remote.address;
-      this.kept = { bytes: serializeMessage(res), to };
-      this.layer.sender.sendBytes(this.kept.bytes, this.kept.to);
-    } else this.send(res);
+      const kept: KeptAnswer = { answer: this.layer.sender.sendBytes ? serializeMessage(res) : res, to };
+      this.layer.resend(kept);
+      this.state = 'completed';
+      for (const timer of this.timers) clearTimeout(timer);
+      this.timers.length = 0;
+      this.request = COMPLETED;
+      this.layer.keepAnswer(this.key, kept);
+      this.layer.forgetServer(this.key, this);
+      return;
+    }
+    this.last = res;
+    this.send(res);
     if (res.status < 200) {
       this.state = 'proceeding';
       return;
     }
     if (!this.invite) {
       this.state = 'completed';
-      if (reliable) return this.terminate(); // Timer J is 0 over TCP
-      for (const timer of this.timers) clearTimeout(timer);
-      this.timers.length = 0;
-      // Timer J: 32 s of absorbing retransmissions. A registration storm holds tens of thousands of these, so the
-      // layer keeps only the answer's bytes and where they go, and this object (request, Via, timers) is let go.
-      if (this.kept) {
-        this.last = undefined;
-        this.request = COMPLETED;
-        this.layer.keepAnswer(this.key, this.kept);
-        this.kept = undefined;
-        this.layer.forgetServer(this.key, this);
-        return;
-      }
-      this.layer.expireLater(this, 64 * t.t1);
-      return;
+      return this.terminate(); // over TCP Timer J is 0
     }
     if (res.status < 300) {
       this.state = 'accepted';
@@ -273,8 +270,7 @@ class Server implements ServerTransaction {
 
   /** The same request again. */
   retransmitted(): void {
-    if (this.kept && this.state === 'completed') this.layer.sender.sendBytes?.(this.kept.bytes, this.kept.to);
-    else if (this.last && (this.state === 'proceeding' || this.state === 'completed')) this.send(this.last);
+    if (this.last && (this.state === 'proceeding' || this.state === 'completed')) this.send(this.last);
   }
 
   acked(): void {
@@ -297,7 +293,6 @@ class Server implements ServerTransaction {
     this.state = 'terminated';
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.length = 0;
-    this.kept = undefined;
     this.layer.forgetServer(this.key, this);
   }
 }
@@ -469,33 +464,6 @@ export class TransactionLayer {
     return { server: this.servers.size + this.kept.size, client: this.clients.size };
   }
 
-  /** Completed transactions waiting out Timer J, in deadline order (every entry waits the same time). */
-  private readonly expiring: Array<{ at: number; tx: { terminate(): void } }> = [];
-  private expiringHead = 0;
-  private expiryTimer: NodeJS.Timeout | undefined;
-
-  /** Terminates `tx` after `ms`, from one shared queue checked every 100 ms. */
-  expireLater(tx: { terminate(): void }, ms: number): void {
-    this.expiring.push({ at: Date.now() + ms, tx });
-    if (this.expiryTimer) return;
-    // Checked 16 times per wait, at most every 100 ms: Timer J is late by a fraction of a second at most.
-    this.expiryTimer = setInterval(() => {
-      const now = Date.now();
-      while (this.expiringHead < this.expiring.length && this.expiring[this.expiringHead]!.at <= now) this.expiring[this.expiringHead++]!.tx.terminate();
-      if (this.expiringHead > 1024 && this.expiringHead * 2 > this.expiring.length) {
-        this.expiring.splice(0, this.expiringHead);
-        this.expiringHead = 0;
-      }
-      if (this.expiringHead >= this.expiring.length) {
-        this.expiring.length = 0;
-        this.expiringHead = 0;
-        clearInterval(this.expiryTimer);
-        this.expiryTimer = undefined;
-      }
-    }, Math.max(10, Math.min(100, ms / 16)));
-    this.expiryTimer.unref();
-  }
-
   /**
    * Answers of completed non-INVITE transactions (UDP) waiting out Timer J, by transaction key, and when each is
    * dropped (two arrays in time order, checked by one timer): no object per transaction besides the bytes.
@@ -517,6 +485,12 @@ export class TransactionLayer {
     // Checked 16 times per wait, at most every 100 ms: Timer J is late by a fraction of a second at most.
     this.keptTimer = setInterval(() => this.dropKept(), Math.max(10, Math.min(100, timerJ / 16)));
     this.keptTimer.unref();
+  }
+
+  /** Sends a kept answer again. */
+  resend(kept: KeptAnswer): void {
+    if (Buffer.isBuffer(kept.answer)) this.sender.sendBytes!(kept.answer, kept.to);
+    else this.sender.send(kept.answer, kept.to);
   }
 
   private dropKept(): void {
@@ -569,7 +543,7 @@ export class TransactionLayer {
     const kept = this.kept.get(key);
     if (kept) {
       this.counters.retransmissionsAbsorbed++;
-      this.sender.sendBytes?.(kept.bytes, kept.to);
+      this.resend(kept);
       return;
     }
     this.counters.requests++;
@@ -634,10 +608,6 @@ export class TransactionLayer {
     this.keptKeys = [];
     this.keptUntil = [];
     this.keptHead = 0;
-    if (this.expiryTimer) clearInterval(this.expiryTimer);
-    this.expiryTimer = undefined;
-    this.expiring.length = 0;
-    this.expiringHead = 0;
     for (const tx of [...this.servers.values()]) tx.terminate();
     for (const tx of [...this.clients.values()]) tx.terminate();
   }
