@@ -25,19 +25,10 @@ export class SipParseError extends Error {
   }
 }
 
-/** Lookup keys of the header names code asks for (a handful of constants), so a lookup does not redo the work. */
-const LOOKUP_KEYS = new Map<string, string>();
-
-function lookupKey(name: string): string {
-  let key = LOOKUP_KEYS.get(name);
-  if (key === undefined) {
-    key = canonicalName(name).toLowerCase();
-    if (LOOKUP_KEYS.size < 512) LOOKUP_KEYS.set(name, key);
-  }
-  return key;
-}
-
-/** Canonical name and lookup key of the header names seen (as written: `Via`, `v`, `VIA`); at most 512 kept. */
+/**
+ * Canonical name and lookup key of the header names seen, as written in messages (`Via`, `v`, `VIA`) and as code
+ * asks for them, so neither a parse nor a lookup redoes the work; at most 512 kept.
+ */
 const NAMES = new Map<string, { name: string; key: string }>();
 
 function headerName(written: string): { name: string; key: string } {
@@ -70,7 +61,7 @@ export class Headers {
 
   /** Replaces the value of the first line of `name`; false when there is none. */
   replaceFirst(name: string, value: string): boolean {
-    const key = lookupKey(name);
+    const { key } = headerName(name);
     const entry = this.entries.find((e) => e.key === key);
     if (!entry) return false;
     entry.value = value;
@@ -85,25 +76,25 @@ export class Headers {
   }
 
   remove(name: string): this {
-    const key = lookupKey(name);
+    const { key } = headerName(name);
     for (let i = this.entries.length - 1; i >= 0; i--) if (this.entries[i]!.key === key) this.entries.splice(i, 1);
     return this;
   }
 
   has(name: string): boolean {
-    const key = lookupKey(name);
+    const { key } = headerName(name);
     return this.entries.some((e) => e.key === key);
   }
 
   /** The first line's value. */
   get(name: string): string | undefined {
-    const key = lookupKey(name);
+    const { key } = headerName(name);
     return this.entries.find((e) => e.key === key)?.value;
   }
 
   /** Every line's value, as written. */
   lines(name: string): string[] {
-    const key = lookupKey(name);
+    const { key } = headerName(name);
     return this.entries.filter((e) => e.key === key).map((e) => e.value);
   }
 
@@ -112,7 +103,7 @@ export class Headers {
    * (RFC 3261 §7.3.1: the two are equivalent); for other headers, every line.
    */
   values(name: string): string[] {
-    const key = lookupKey(name);
+    const { key } = headerName(name);
     const lines = this.lines(key);
     return LIST_HEADERS.has(key) ? lines.flatMap(listValues) : lines;
   }
@@ -317,6 +308,9 @@ function startLineOf(msg: SipMessage): string {
   return msg.kind === 'request' ? `${msg.method} ${msg.uri} ${msg.version}` : `${msg.version} ${msg.status} ${msg.reason}`;
 }
 
+/** The headers a request carries exactly once (RFC 3261 §8.1.1), in the order their errors are reported. */
+const ONCE: readonly string[] = ['Call-ID', 'From', 'To', 'CSeq'];
+
 /**
  * Call-ID, CSeq, From, To (each once) and Via, checked: a request's CSeq method is its method, From and To are
  * name-addr / addr-spec (any URI scheme, RFC 4475 §3.3.4), a sip:/sips:/tel: Request-URI is well-formed and has
@@ -327,44 +321,24 @@ function startLineOf(msg: SipMessage): string {
 export function essentials(msg: SipMessage, topVia?: Via): Essentials {
   try {
     // One pass over the header lines: the four that must be there once, and the Via lines.
-    let callId: string | undefined;
-    let from: string | undefined;
-    let to: string | undefined;
-    let cseqText: string | undefined;
-    let callIds = 0;
-    let froms = 0;
-    let tos = 0;
-    let cseqs = 0;
+    const first: Array<string | undefined> = [undefined, undefined, undefined, undefined];
+    const count = [0, 0, 0, 0];
     const viaLines: string[] = [];
     for (const { name, value } of msg.headers.all()) {
-      switch (name) {
-        case 'Call-ID':
-          callIds++;
-          callId ??= value;
-          break;
-        case 'From':
-          froms++;
-          from ??= value;
-          break;
-        case 'To':
-          tos++;
-          to ??= value;
-          break;
-        case 'CSeq':
-          cseqs++;
-          cseqText ??= value;
-          break;
-        case 'Via':
-          viaLines.push(value);
-          break;
+      if (name === 'Via') viaLines.push(value);
+      const i = ONCE.indexOf(name);
+      if (i >= 0) {
+        count[i]!++;
+        first[i] ??= value;
       }
     }
+    const [callId, from, to, cseqText] = first;
     const viaValues = viaLines.length === 1 && viaLines[0] !== '' && !viaLines[0]!.includes(',') ? viaLines : viaLines.flatMap(listValues);
     if (!callId || !from || !to || !cseqText || !viaValues.length) {
       const missing = [!callId && 'Call-ID', !from && 'From', !to && 'To', !cseqText && 'CSeq', !viaValues.length && 'Via'].filter(Boolean);
       return essentialsFailed(msg, `missing ${missing.join(', ')}`);
     }
-    const twice = callIds > 1 ? 'Call-ID' : froms > 1 ? 'From' : tos > 1 ? 'To' : cseqs > 1 ? 'CSeq' : undefined;
+    const twice = ONCE.find((_, i) => count[i]! > 1);
     if (twice) return essentialsFailed(msg, `${twice} given more than once`);
     const cseq = parseCSeq(cseqText);
     if (msg.kind === 'request' && cseq.method !== msg.method) return essentialsFailed(msg, `CSeq method ${cseq.method} is not the request's ${msg.method}`);
