@@ -19,10 +19,11 @@
  * Exit status: 0 when measured, 2 when it could not run.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Session } from 'node:inspector/promises';
+import { constants as perfConstants, PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -59,6 +60,46 @@ const HOST = '127.0.0.1';
 setFlagsFromString('--expose-gc');
 const fullGc = runInNewContext('gc') as () => void;
 const md5 = (s: string) => createHash('md5').update(s).digest('hex');
+
+/** CPU time (ms) per thread of this process, from /proc (Linux): the main thread, V8's GC helpers, libuv's pool (SQLite). */
+function threadCpu(): Map<string, number> {
+  const out = new Map<string, number>();
+  let tids: string[] = [];
+  try {
+    tids = readdirSync('/proc/self/task');
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'latin1');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ms = ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+      const comm = readFileSync(`/proc/self/task/${tid}/comm`, 'latin1').trim();
+      // Node 20 names no thread but the main one: the others are told apart by their id.
+      const name = tid === String(process.pid) ? 'main' : comm === 'node' ? `thread ${tid}` : comm;
+      out.set(name, (out.get(name) ?? 0) + ms);
+    } catch {
+      // the thread ended
+    }
+  }
+  return out;
+}
+
+/** Main-thread GC pauses by kind (ms and count), as V8 reports them to perf_hooks. */
+const gcPauses = { minor: 0, minorCount: 0, major: 0, majorCount: 0, other: 0 };
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) {
+    const kind = ((e as unknown as { detail?: { kind?: number } }).detail)?.kind;
+    if (kind === perfConstants.NODE_PERFORMANCE_GC_MINOR) {
+      gcPauses.minor += e.duration;
+      gcPauses.minorCount++;
+    } else if (kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) {
+      gcPauses.major += e.duration;
+      gcPauses.majorCount++;
+    } else gcPauses.other += e.duration;
+  }
+}).observe({ entryTypes: ['gc'] });
 
 interface User {
   name: string;
@@ -118,7 +159,12 @@ try {
   };
   const transport = sip.transport as unknown as { sendBytes(b: Buffer, r: Remote): void; datagram(b: Buffer, r: Remote): void };
   transport.sendBytes = (bytes) => capture(bytes);
-  const deliver = (buf: Buffer, remote: Remote) => transport.datagram(buf, remote);
+  let deliverMs = 0;
+  const deliver = (buf: Buffer, remote: Remote) => {
+    const t = performance.now();
+    transport.datagram(buf, remote);
+    deliverMs += performance.now() - t;
+  };
 
   let serial = 0;
   const uri = `sip:${HOST}:${port}`;
@@ -197,7 +243,7 @@ try {
     heapProfiler.connect();
     await heapProfiler.post('HeapProfiler.enable');
     // Every allocation is counted, garbage included (what the scavenger has to deal with).
-    await heapProfiler.post('HeapProfiler.startSampling', { samplingInterval: 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+    await heapProfiler.post('HeapProfiler.startSampling', { samplingInterval: 1024, includeObjectsCollectedByMajorGC: !process.env.HOTPATH_LIVE, includeObjectsCollectedByMinorGC: !process.env.HOTPATH_LIVE });
   }
   for (let run = 0; run < RUNS; run++) {
     fullGc();
@@ -212,7 +258,10 @@ try {
     // Measured over the second half of the run: by then the transactions waiting out Timer J (32 s) and the
     // garbage are what they are in a steady storm, not what a fresh start has.
     let cpu0: NodeJS.CpuUsage | undefined;
+    let threads0 = new Map<string, number>();
+    let gc0 = { ...gcPauses };
     let driver0 = 0;
+    let deliver0 = 0;
     let answered0 = 0;
     await new Promise<void>((resolve) => {
       const tick = () => {
@@ -236,7 +285,10 @@ try {
         }
         if (!cpu0 && sent >= perRun / 2) {
           cpu0 = process.cpuUsage();
+          threads0 = threadCpu();
+          gc0 = { ...gcPauses };
           driver0 = driverMs;
+          deliver0 = deliverMs;
           answered0 = ok200;
         }
         if (sent < perRun || ok200 + others < perRun) setTimeout(tick, 1);
@@ -248,6 +300,7 @@ try {
       throw new Error(`${err.message}: ${ok200} 200s, ${others} others, ${challenges.length} challenges unanswered`);
     });
     const cpu = process.cpuUsage(cpu0);
+    const threads = threadCpu();
     const measured = ok200 - answered0;
     const driver = ((driverMs - driver0) * 1000) / measured;
     const wall = performance.now() - t0;
@@ -255,7 +308,20 @@ try {
     if (ok200 !== perRun) throw new Error(`run ${run + 1}: ${ok200} of ${perRun} registrations answered 200 (${others} other final answers)`);
     const total = (cpu.user + cpu.system) / measured - driver;
     results.push({ cpu: total, wall });
+    const split = [...threads]
+      .map(([name, ms]) => [name, ((ms - (threads0.get(name) ?? 0)) * 1000) / measured] as const)
+      .filter(([, us]) => us >= 0.5)
+      .sort((a, b) => b[1] - a[1])
+      .map(([name, us]) => `${name} ${us.toFixed(1)}`)
+      .join(', ');
     log(`run ${run + 1}: ${perRun} registrations in ${(wall / 1000).toFixed(1)} s; second half: ${total.toFixed(1)} µs CPU each without the driver's ${driver.toFixed(1)} µs (user ${(cpu.user / measured).toFixed(1)}, system ${(cpu.system / measured).toFixed(1)}), heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB, ${sip.layer.size().server} transactions`);
+    log(`run ${run + 1}: inside the receive call (parse, transaction, registrar up to the commit, 401 sent): ${(((deliverMs - deliver0) * 1000) / measured).toFixed(1)} µs per registration`);
+    const gc = { ...gcPauses };
+    log(
+      `run ${run + 1}: GC pauses per registration: ${(((gc.minor - gc0.minor) * 1000) / measured).toFixed(1)} µs in ${gc.minorCount - gc0.minorCount} scavenges, ` +
+        `${(((gc.major - gc0.major) * 1000) / measured).toFixed(1)} µs in ${gc.majorCount - gc0.majorCount} mark-compacts, ${(((gc.other - gc0.other) * 1000) / measured).toFixed(1)} µs other`,
+    );
+    if (split) log(`run ${run + 1}: µs per registration by thread (driver included in main): ${split}`);
   }
   if (process.env.HOTPATH_HEAP) {
     fullGc();
