@@ -187,8 +187,18 @@ export class NonceIssuer {
   private readonly key: KeyObject;
   /** The HMAC input of a tag per realm and algorithm, its signed bytes overwritten each time (see tag). */
   private readonly tagInputs = new Map<string, Buffer>();
-  /** Nonce (canonical text) -> issue time (s) and highest nc accepted; least recently used first. */
-  private readonly counts = new Map<string, { issued: number; nc: number }>();
+  /** Nonce (canonical text) -> issue time (s), highest nc accepted and the number of its place in `order`. */
+  private readonly counts = new Map<string, { key: string; issued: number; nc: number; use: number }>();
+  /**
+   * The nonces in order of last use, least recent first, as an array read from `orderHead` on (a use appends,
+   * and the nonce's earlier place goes stale: its number no longer matches the entry's). Not the Map's own order:
+   * a Map whose oldest entries keep being deleted keeps their slots until it is rehashed, and a loop starting at
+   * its head walks every one of them: 12-90 µs per use once 100,000 nonces were tracked, against about 2 this way.
+   */
+  private order: string[] = [];
+  private orderUse: number[] = [];
+  private orderHead = 0;
+  private uses = 0;
   private evictedThrough = -1;
   /** Random bytes drawn 256 salts at a time: one call into the generator per salt costs more than the HMAC. */
   private readonly saltPool = Buffer.alloc(SALT_BYTES * 256);
@@ -242,10 +252,18 @@ export class NonceIssuer {
     const bytes = Buffer.from(nonce, 'base64url');
     const issued = Number(bytes.readBigUInt64BE(0));
     if (seen ? count <= seen.nc : issued <= this.evictedThrough) return false;
-    // Re-encoded so the key is a string of its own, not a slice keeping a whole received header alive.
-    const key = bytes.toString('base64url');
-    this.counts.delete(key);
-    this.counts.set(key, { issued, nc: count });
+    // Keyed by the nonce re-encoded: a string of its own, not a slice keeping a whole received header alive.
+    const use = ++this.uses;
+    let entry = seen;
+    if (entry) {
+      entry.nc = count;
+      entry.use = use;
+    } else {
+      entry = { key: bytes.toString('base64url'), issued, nc: count, use };
+      this.counts.set(entry.key, entry);
+    }
+    this.order.push(entry.key);
+    this.orderUse.push(use);
     this.evict(now);
     return true;
   }
@@ -265,11 +283,27 @@ export class NonceIssuer {
   }
 
   private evict(now: number): void {
-    for (const [key, entry] of this.counts) {
+    const order = this.order;
+    for (; this.orderHead < order.length; this.orderHead++) {
+      const key = order[this.orderHead]!;
+      const entry = this.counts.get(key);
+      if (entry === undefined || entry.use !== this.orderUse[this.orderHead]) continue; // used again later
       const expired = now - entry.issued * 1000 > this.lifetimeMs;
-      if (!expired && this.counts.size <= this.maxTracked) return;
+      if (!expired && this.counts.size <= this.maxTracked) break;
       this.counts.delete(key);
       this.evictedThrough = Math.max(this.evictedThrough, entry.issued);
+    }
+    // The places read are dropped once they are half the array; places gone stale (nonces used again and again,
+    // nc 2, 3, ...) once they outnumber the nonces twice over: the order is then made again from the entries.
+    if (order.length - this.orderHead > 2 * Math.max(this.counts.size, 4096)) {
+      const live = [...this.counts.values()].sort((a, b) => a.use - b.use);
+      this.order = live.map((e) => e.key);
+      this.orderUse = live.map((e) => e.use);
+      this.orderHead = 0;
+    } else if (this.orderHead > 4096 && this.orderHead * 2 > order.length) {
+      this.order = order.slice(this.orderHead);
+      this.orderUse = this.orderUse.slice(this.orderHead);
+      this.orderHead = 0;
     }
   }
 

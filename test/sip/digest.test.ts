@@ -276,6 +276,30 @@ describe('SIP digest authentication', () => {
       assert.equal(big.check(fresh, REALM, 'MD5', now + 1000), 'valid');
     });
 
+    it('the least recently used nonce is forgotten first, also after one nonce was used 10,000 times', () => {
+      const small = new NonceIssuer({ secret: SECRET, maxTracked: 3 });
+      const [a, b, c, d] = Array.from({ length: 4 }, () => small.issue(REALM, 'MD5', T0));
+      // Issued a second later: one issued no later than an evicted nonce counts as evicted too (class comment).
+      const e = small.issue(REALM, 'MD5', T0 + 1000);
+      for (const n of [a, b, c]) assert.equal(small.recordUse(n!, 1, T0), true);
+      assert.equal(small.recordUse(a!, 2, T0), true); // a is now the most recent: b is the least
+      assert.equal(small.recordUse(d!, 1, T0), true);
+      assert.equal(small.tracked, 3);
+      assert.equal(small.check(b!, REALM, 'MD5', T0), 'stale', 'b was the least recently used');
+      assert.equal(small.recordUse(b!, 1, T0), false);
+      assert.equal(small.check(a!, REALM, 'MD5', T0), 'valid');
+      assert.equal(small.recordUse(a!, 2, T0), false, 'a kept its count');
+      // Many uses of one nonce leave places behind in the use order; they must not make others forgotten early.
+      for (let nc = 3; nc < 10_003; nc++) assert.equal(small.recordUse(a!, nc, T0), true);
+      assert.equal(small.recordUse(c!, 2, T0), true);
+      assert.equal(small.tracked, 3);
+      assert.equal(small.recordUse(e, 1, T0 + 1000), true); // d is now the least recently used
+      assert.equal(small.tracked, 3);
+      assert.equal(small.check(d!, REALM, 'MD5', T0), 'stale');
+      assert.equal(small.recordUse(c!, 3, T0), true);
+      assert.equal(small.recordUse(a!, 10_002, T0), false, 'a is still tracked with its last count');
+    });
+
     it('expired entries leave the map without an overflow', () => {
       const small = new NonceIssuer({ secret: SECRET, lifetimeMs: 10_000 });
       for (let i = 0; i < 50; i++) small.recordUse(small.issue(REALM, 'MD5', T0), 1, T0);
