@@ -7,6 +7,7 @@
  * message.ts). Everything hashed is Unicode text encoded as UTF-8 (RFC 7616 §4, charset=UTF-8), so what is read
  * from a header is decoded from UTF-8 first and what is written into one is encoded to it.
  */
+import * as crypto from 'node:crypto';
 import { createHash, createHmac, createSecretKey, randomBytes, randomFillSync, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { HeaderError, isToken, quote, splitOutside, unquote } from './headers.js';
 
@@ -30,8 +31,15 @@ const HASH: Readonly<Record<DigestAlgorithm, { node: string; hexLength: number }
  */
 export const MAX_CREDENTIALS_LENGTH = 4096;
 
+/**
+ * crypto.hash (Node.js 20.12 and later): one call and no Hash object, which the collector would have to finalise
+ * (a registration hashes once or twice); createHash where it is missing.
+ */
+const oneShotHash = (crypto as { hash?: (algorithm: string, data: string, outputEncoding: 'hex') => string }).hash;
+
 function hash(algorithm: DigestAlgorithm, text: string): string {
-  return createHash(HASH[algorithm].node).update(text, 'utf8').digest('hex');
+  const name = HASH[algorithm].node;
+  return oneShotHash ? oneShotHash(name, text, 'hex') : createHash(name).update(text, 'utf8').digest('hex');
 }
 
 /**
@@ -51,9 +59,12 @@ export function algorithmOf(text: string | undefined): DigestAlgorithm | undefin
  * has the algorithm's fixed length, checked before; a user name travels in clear in the same header).
  */
 function safeEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a, 'utf8');
-  const y = Buffer.from(b, 'utf8');
-  return x.length === y.length && timingSafeEqual(x, y);
+  // Lengths are public here (hex digests of a known algorithm; a user name the client sent itself); the contents
+  // are compared without an early exit.
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
 }
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
@@ -175,6 +186,11 @@ const USED_UP = 2 ** 32;
  * filling the map takes the password. (A clock set back past `evictedThrough` makes fresh nonces stale until it
  * catches up; that needs an overflow and a backward step together.)
  */
+/** The issue time (seconds) at the start of a nonce's bytes: 8 bytes, big-endian. */
+function issueTime(bytes: Buffer): number {
+  return bytes.readUInt32BE(0) * 2 ** 32 + bytes.readUInt32BE(4);
+}
+
 export class NonceIssuer {
   readonly lifetimeMs: number;
   readonly maxTracked: number;
@@ -216,7 +232,9 @@ export class NonceIssuer {
   /** A fresh nonce for a challenge in `realm` offering `algorithm`. */
   issue(realm: string, algorithm: DigestAlgorithm, now: number): string {
     const bytes = Buffer.alloc(NONCE_BYTES);
-    bytes.writeBigUInt64BE(BigInt(Math.max(0, Math.floor(now / 1000))), 0);
+    const seconds = Math.max(0, Math.floor(now / 1000));
+    bytes.writeUInt32BE(Math.floor(seconds / 2 ** 32), 0);
+    bytes.writeUInt32BE(seconds % 2 ** 32, 4);
     this.salt().copy(bytes, TIME_BYTES);
     this.tag(bytes.subarray(0, SIGNED_BYTES), realm, algorithm).copy(bytes, SIGNED_BYTES);
     return bytes.toString('base64url');
@@ -249,17 +267,16 @@ export class NonceIssuer {
     const count = nc ?? USED_UP;
     if (!Number.isInteger(count) || count < 1 || count > USED_UP) return false;
     const seen = this.counts.get(nonce);
-    const bytes = Buffer.from(nonce, 'base64url');
-    const issued = Number(bytes.readBigUInt64BE(0));
+    const issued = seen ? seen.issued : issueTime(Buffer.from(nonce, 'base64url'));
     if (seen ? count <= seen.nc : issued <= this.evictedThrough) return false;
-    // Keyed by the nonce re-encoded: a string of its own, not a slice keeping a whole received header alive.
+    // Keyed by a copy of the nonce: a string of its own, not a slice keeping a whole received header alive.
     const use = ++this.uses;
     let entry = seen;
     if (entry) {
       entry.nc = count;
       entry.use = use;
     } else {
-      entry = { key: bytes.toString('base64url'), issued, nc: count, use };
+      entry = { key: Buffer.from(nonce, 'latin1').toString('latin1'), issued, nc: count, use };
       this.counts.set(entry.key, entry);
     }
     this.order.push(entry.key);
@@ -313,7 +330,7 @@ export class NonceIssuer {
     const bytes = Buffer.from(nonce, 'base64url');
     const expected = this.tag(bytes.subarray(0, SIGNED_BYTES), realm, algorithm);
     if (!timingSafeEqual(expected, bytes.subarray(SIGNED_BYTES))) return undefined;
-    return Number(bytes.readBigUInt64BE(0));
+    return issueTime(bytes);
   }
 
   private tag(signed: Buffer, realm: string, algorithm: DigestAlgorithm): Buffer {
@@ -355,12 +372,22 @@ export function challenge(options: ChallengeOptions): string[] {
   if (!offered.length) throw new Error('challenge: no digest algorithm to offer');
   return offered.map((algorithm) => {
     const nonce = options.issuer.issue(options.realm, algorithm, now);
-    const params = [`realm=${quote(options.realm)}`, `nonce="${nonce}"`, `opaque="${options.issuer.opaque}"`, `algorithm=${algorithm}`, 'qop="auth"'];
-    // Only ever stale=true: stale=false is the default and some old phones choke on the explicit form.
-    if (options.stale) params.push('stale=true');
-    return toWire(`Digest ${params.join(', ')}`);
+    // Everything but the nonce is the same for a realm, algorithm and opaque: made once (the nonce is ASCII).
+    const key = `${algorithm}\0${options.stale ? 1 : 0}\0${options.issuer.opaque}\0${options.realm}`;
+    let around = CHALLENGE_TEXT.get(key);
+    if (!around) {
+      // Only ever stale=true: stale=false is the default and some old phones choke on the explicit form.
+      const after = [`opaque="${options.issuer.opaque}"`, `algorithm=${algorithm}`, 'qop="auth"', ...(options.stale ? ['stale=true'] : [])];
+      around = [toWire(`Digest realm=${quote(options.realm)}, nonce="`), toWire(`", ${after.join(', ')}`)];
+      if (CHALLENGE_TEXT.size >= 64) CHALLENGE_TEXT.clear();
+      CHALLENGE_TEXT.set(key, around);
+    }
+    return around[0] + nonce + around[1];
   });
 }
+
+/** The text of a challenge before and after its nonce, per algorithm, staleness, opaque and realm. */
+const CHALLENGE_TEXT = new Map<string, [string, string]>();
 
 // ---------------------------------------------------------------------------------------------------------------
 // Parsing

@@ -42,9 +42,9 @@ export const LIST_HEADERS = new Set(
 export function trimLws(text: string): string {
   let a = 0;
   let b = text.length;
-  while (a < b && (text[a] === ' ' || text[a] === '\t')) a++;
-  while (b > a && (text[b - 1] === ' ' || text[b - 1] === '\t')) b--;
-  return text.slice(a, b);
+  while (a < b && (text.charCodeAt(a) === 32 || text.charCodeAt(a) === 9)) a++;
+  while (b > a && (text.charCodeAt(b - 1) === 32 || text.charCodeAt(b - 1) === 9)) b--;
+  return a === 0 && b === text.length ? text : text.slice(a, b);
 }
 
 /** Splits at `sep` outside quoted strings and angle brackets. */
@@ -53,15 +53,16 @@ export function splitOutside(text: string, sep: string): string[] {
   let quoted = false;
   let angle = 0;
   let start = 0;
+  const separator = sep.charCodeAt(0);
   for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
+    const ch = text.charCodeAt(i);
     if (quoted) {
-      if (ch === '\\') i++;
-      else if (ch === '"') quoted = false;
-    } else if (ch === '"') quoted = true;
-    else if (ch === '<') angle++;
-    else if (ch === '>') angle = Math.max(0, angle - 1);
-    else if (ch === sep && angle === 0) {
+      if (ch === 92) i++; // backslash: a quoted-pair
+      else if (ch === 34) quoted = false;
+    } else if (ch === 34) quoted = true;
+    else if (ch === 60) angle++; // <
+    else if (ch === 62) angle = Math.max(0, angle - 1); // >
+    else if (ch === separator && angle === 0) {
       out.push(text.slice(start, i));
       start = i + 1;
     }
@@ -236,14 +237,19 @@ function parseUriOrThrow(text: string): SipUri {
 }
 
 function findOutsideQuotes(text: string, ch: string): number {
+  const wanted = ch.charCodeAt(0);
+  // No quote before the first one: the usual `<sip:...>`.
+  const first = text.indexOf(ch);
+  const quote = text.indexOf('"');
+  if (quote < 0 || (first >= 0 && first < quote)) return first;
   let quoted = false;
   for (let i = 0; i < text.length; i++) {
-    const c = text[i];
+    const c = text.charCodeAt(i);
     if (quoted) {
-      if (c === '\\') i++;
-      else if (c === '"') quoted = false;
-    } else if (c === '"') quoted = true;
-    else if (c === ch) return i;
+      if (c === 92) i++; // backslash: a quoted-pair
+      else if (c === 34) quoted = false;
+    } else if (c === 34) quoted = true;
+    else if (c === wanted) return i;
   }
   return -1;
 }
