@@ -61,8 +61,11 @@ export class RegistrationBook {
   async sweep(now = Date.now()): Promise<Binding[]> {
     const expired: Binding[] = [];
     for (const [aor, list] of this.byAor) {
+      // Most lines have nothing expired: looked at without making a new list.
+      let due = false;
+      for (const b of list) if (b.expiresAt <= now) due = true;
+      if (!due) continue;
       const live = list.filter((b) => b.expiresAt > now);
-      if (live.length === list.length) continue;
       expired.push(...list.filter((b) => b.expiresAt <= now));
       if (live.length) this.byAor.set(aor, live);
       else this.byAor.delete(aor);
