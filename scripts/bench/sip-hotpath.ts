@@ -260,6 +260,8 @@ try {
     let cpu0: NodeJS.CpuUsage | undefined;
     let threads0 = new Map<string, number>();
     let gc0 = { ...gcPauses };
+    const commits = running.outpost.store.db.groupStats;
+    let commits0 = { ...commits };
     let driver0 = 0;
     let deliver0 = 0;
     let answered0 = 0;
@@ -287,6 +289,8 @@ try {
           cpu0 = process.cpuUsage();
           threads0 = threadCpu();
           gc0 = { ...gcPauses };
+          commits0 = { ...commits };
+          commits.maxMs = 0;
           driver0 = driverMs;
           deliver0 = deliverMs;
           answered0 = ok200;
@@ -321,6 +325,13 @@ try {
       `run ${run + 1}: GC pauses per registration: ${(((gc.minor - gc0.minor) * 1000) / measured).toFixed(1)} µs in ${gc.minorCount - gc0.minorCount} scavenges, ` +
         `${(((gc.major - gc0.major) * 1000) / measured).toFixed(1)} µs in ${gc.majorCount - gc0.majorCount} mark-compacts, ${(((gc.other - gc0.other) * 1000) / measured).toFixed(1)} µs other`,
     );
+    const written = commits.commits - commits0.commits;
+    if (written) {
+      log(
+        `run ${run + 1}: group commits: ${written} (${((written * 1000) / (wall / 2)).toFixed(0)}/s), ${(measured / written).toFixed(1)} registrations each, ` +
+          `${((commits.ms - commits0.ms) / written).toFixed(2)} ms each on average, ${commits.maxMs.toFixed(1)} ms at most`,
+      );
+    }
     if (split) log(`run ${run + 1}: µs per registration by thread (driver included in main): ${split}`);
   }
   if (process.env.HOTPATH_HEAP) {

@@ -113,6 +113,8 @@ export class Database {
   }
 
   private grouped: Array<{ sql: string | (() => string); done: (err?: Error) => void }> = [];
+  /** Group commits written since the start: how many, the `group` calls they carried, their time (ms) in all and at most. */
+  readonly groupStats = { commits: 0, writes: 0, ms: 0, maxMs: 0 };
   private groupScheduled = false;
   private groupInFlight = false;
 
@@ -148,7 +150,14 @@ export class Database {
     this.groupInFlight = true;
     const write = this.writeQueue.then(async () => {
       try {
+        const started = performance.now();
         await this.exec(`BEGIN IMMEDIATE;\n${batch.map((b) => (typeof b.sql === 'string' ? b.sql : b.sql())).join(';\n')};\nCOMMIT;`);
+        const ms = performance.now() - started;
+        const stats = this.groupStats;
+        stats.commits++;
+        stats.writes += batch.length;
+        stats.ms += ms;
+        if (ms > stats.maxMs) stats.maxMs = ms;
       } catch (err) {
         await this.exec('ROLLBACK').catch(() => undefined);
         throw err;

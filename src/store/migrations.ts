@@ -125,4 +125,29 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE lines ADD COLUMN forward_on_busy INTEGER NOT NULL DEFAULT 0;
     `,
   },
+  {
+    version: 6,
+    // A refresh rewrote three pages per binding: the row (found through the primary key's own index) and two of
+    // the expiry index, which nothing reads (bindings are loaded whole at start and expired in memory). Stored in
+    // its primary key now, it is one page: at 3,000 registrations/s that is a third of the write-ahead log.
+    name: 'bindings stored by their primary key, without the expiry index',
+    sql: `
+      CREATE TABLE bindings_by_key (
+        aor        TEXT NOT NULL,
+        contact    TEXT NOT NULL,
+        call_id    TEXT NOT NULL,
+        cseq       INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        q          REAL,
+        source     TEXT NOT NULL,
+        user_agent TEXT,
+        mac        TEXT,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (aor, contact)
+      ) WITHOUT ROWID;
+      INSERT INTO bindings_by_key SELECT aor, contact, call_id, cseq, expires_at, q, source, user_agent, mac, updated_at FROM bindings;
+      DROP TABLE bindings;
+      ALTER TABLE bindings_by_key RENAME TO bindings;
+    `,
+  },
 ];

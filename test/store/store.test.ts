@@ -45,6 +45,28 @@ describe('store', () => {
     await again.close();
   });
 
+  it('migration 6 keeps the bindings of a version-5 database and stores them by their key, without the expiry index', async () => {
+    const file = join(dir, 'outpost.db');
+    const old = await Database.open(file, silentLogger, MIGRATIONS.filter((m) => m.version <= 5));
+    await old.exec(`INSERT INTO bindings (aor, contact, call_id, cseq, expires_at, q, source, user_agent, mac, updated_at)
+      VALUES ('420234567111', 'sip:111@192.0.2.10:5060', 'c1', 7, 1800000000000, 0.5, 'udp:192.0.2.10:5060', 'Yealink SIP-T22P 7.73.0.50', '001565aabb01', 1799990000000),
+             ('420234567112', 'sip:112@192.0.2.11:5060', 'c2', 1, 1800000001000, NULL, 'udp:192.0.2.11:5060', NULL, NULL, 1799990001000)`);
+    await old.close();
+    const store = await Store.open(dir, silentLogger);
+    const listed = await store.bindings.list();
+    assert.deepEqual(
+      listed.map((b) => [b.aor, b.contact, b.callId, b.cseq, b.expiresAt, b.q, b.source, b.userAgent, b.mac, b.updatedAt]).sort(),
+      [
+        ['420234567111', 'sip:111@192.0.2.10:5060', 'c1', 7, 1800000000000, 0.5, 'udp:192.0.2.10:5060', 'Yealink SIP-T22P 7.73.0.50', '001565aabb01', 1799990000000],
+        ['420234567112', 'sip:112@192.0.2.11:5060', 'c2', 1, 1800000001000, undefined, 'udp:192.0.2.11:5060', undefined, undefined, 1799990001000],
+      ],
+    );
+    const table = await store.db.get<{ sql: string }>("SELECT sql FROM sqlite_schema WHERE name = 'bindings'");
+    assert.match(table!.sql, /WITHOUT ROWID/);
+    assert.equal(await store.db.get("SELECT name FROM sqlite_schema WHERE name = 'bindings_expires'"), undefined);
+    await store.close();
+  });
+
   it('refuses a database from a newer Outpost with a clear message', async () => {
     const store = await Store.open(dir, silentLogger);
     await store.db.exec('PRAGMA user_version = 999');
