@@ -23,7 +23,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Session } from 'node:inspector/promises';
-import { constants as perfConstants, PerformanceObserver } from 'node:perf_hooks';
+import { monitorEventLoopDelay, constants as perfConstants, PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -87,10 +87,11 @@ function threadCpu(): Map<string, number> {
 }
 
 /** Main-thread GC pauses by kind (ms and count), as V8 reports them to perf_hooks. */
-const gcPauses = { minor: 0, minorCount: 0, major: 0, majorCount: 0, other: 0 };
+const gcPauses = { minor: 0, minorCount: 0, major: 0, majorCount: 0, other: 0, longest: 0 };
 new PerformanceObserver((list) => {
   for (const e of list.getEntries()) {
     const kind = ((e as unknown as { detail?: { kind?: number } }).detail)?.kind;
+    gcPauses.longest = Math.max(gcPauses.longest, e.duration);
     if (kind === perfConstants.NODE_PERFORMANCE_GC_MINOR) {
       gcPauses.minor += e.duration;
       gcPauses.minorCount++;
@@ -100,6 +101,10 @@ new PerformanceObserver((list) => {
     } else gcPauses.other += e.duration;
   }
 }).observe({ entryTypes: ['gc'] });
+
+/** How late the event loop runs its timers: the stalls a phone would see as a late answer. */
+const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+loopDelay.enable();
 
 interface User {
   name: string;
@@ -289,6 +294,8 @@ try {
           cpu0 = process.cpuUsage();
           threads0 = threadCpu();
           gc0 = { ...gcPauses };
+          gcPauses.longest = 0;
+          loopDelay.reset();
           commits0 = { ...commits };
           commits.maxMs = 0;
           driver0 = driverMs;
@@ -323,7 +330,8 @@ try {
     const gc = { ...gcPauses };
     log(
       `run ${run + 1}: GC pauses per registration: ${(((gc.minor - gc0.minor) * 1000) / measured).toFixed(1)} µs in ${gc.minorCount - gc0.minorCount} scavenges, ` +
-        `${(((gc.major - gc0.major) * 1000) / measured).toFixed(1)} µs in ${gc.majorCount - gc0.majorCount} mark-compacts, ${(((gc.other - gc0.other) * 1000) / measured).toFixed(1)} µs other`,
+        `${(((gc.major - gc0.major) * 1000) / measured).toFixed(1)} µs in ${gc.majorCount - gc0.majorCount} mark-compacts, ${(((gc.other - gc0.other) * 1000) / measured).toFixed(1)} µs other; ` +
+        `longest pause ${gc.longest.toFixed(1)} ms; event loop delay p99 ${(loopDelay.percentile(99) / 1e6).toFixed(1)} ms, max ${(loopDelay.max / 1e6).toFixed(1)} ms`,
     );
     const written = commits.commits - commits0.commits;
     if (written) {
