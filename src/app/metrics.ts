@@ -1,6 +1,7 @@
 /** Prometheus metrics, on a registry of our own (tests run several servers in one process). */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { SipService } from '../sip/service.js';
+import type { Database } from '../store/db.js';
 import type { UpstreamMonitor } from '../survival/monitor.js';
 import type { CallProxy } from '../survival/proxy.js';
 
@@ -64,6 +65,28 @@ export class Metrics {
       registers: [this.registry],
       collect() {
         if (blockedClients) this.set(blockedClients());
+      },
+    });
+  }
+
+  /** The database's group commits (registrations wait for them): a slow disk shows here first. */
+  watchDatabase(db: Database): void {
+    new Gauge({
+      name: 'outpost_db_group_commits',
+      help: 'Group commits written since start (each one fsync)',
+      registers: [this.registry],
+      collect() {
+        this.set(db.groupStats.commits);
+      },
+    });
+    new Gauge({
+      name: 'outpost_db_group_commit_seconds',
+      help: 'Time spent writing group commits since start (sum), and the longest one',
+      labelNames: ['stat'] as const,
+      registers: [this.registry],
+      collect() {
+        this.set({ stat: 'sum' }, db.groupStats.ms / 1000);
+        this.set({ stat: 'max' }, db.groupStats.maxMs / 1000);
       },
     });
   }

@@ -98,6 +98,7 @@ export async function serve(options: ServeOptions): Promise<RunningOutpost> {
       blockedClients: () => catalogue.guard.blockedClients(),
       firmwareInFlight: () => firmwareSlots.inFlight,
     });
+    metrics.watchDatabase(outpost.store.db);
     const services: Record<string, ServiceState> = {};
     let sip: SipService | undefined;
     let monitor: UpstreamMonitor | undefined;

@@ -544,6 +544,10 @@ describe('SIP registrar, end to end (sipp and hand-made datagrams against serve(
       assert.ok(outcome('rejected') >= 4, `rejected ${outcome('rejected')}`);
       assert.equal(outcome('error'), 0);
       assert.match(text, /^outpost_sip_messages\{kind="received"\} \d+$/m);
+      // Every 200 OK waited for a group commit: at least one was written, and took some time.
+      const commits = Number(/^outpost_db_group_commits (\d+)$/m.exec(text)?.[1] ?? -1);
+      assert.ok(commits >= 1 && commits <= outcome('ok'), `commits ${commits}`);
+      assert.ok(Number(/^outpost_db_group_commit_seconds\{stat="sum"\} ([\d.e-]+)$/m.exec(text)?.[1] ?? 0) > 0, text.slice(0, 2000));
     });
   });
 
