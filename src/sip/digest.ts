@@ -8,7 +8,7 @@
  * from a header is decoded from UTF-8 first and what is written into one is encoded to it.
  */
 import * as crypto from 'node:crypto';
-import { createHash, createHmac, createSecretKey, randomBytes, randomFillSync, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { createHash, createHmac, createSecretKey, randomBytes, randomFillSync, type KeyObject } from 'node:crypto';
 import { HeaderError, isToken, quote, splitOutside, unquote } from './headers.js';
 
 export type DigestAlgorithm = 'MD5' | 'SHA-256';
@@ -36,6 +36,7 @@ export const MAX_CREDENTIALS_LENGTH = 4096;
  * (a registration hashes once or twice); createHash where it is missing.
  */
 const oneShotHash = (crypto as { hash?: (algorithm: string, data: string, outputEncoding: 'hex') => string }).hash;
+const oneShotBufferHash = (crypto as { hash?: (algorithm: string, data: Buffer, outputEncoding: 'hex') => string }).hash;
 
 function hash(algorithm: DigestAlgorithm, text: string): string {
   const name = HASH[algorithm].node;
@@ -186,6 +187,42 @@ const USED_UP = 2 ** 32;
  * filling the map takes the password. (A clock set back past `evictedThrough` makes fresh nonces stale until it
  * catches up; that needs an overflow and a backward step together.)
  */
+/**
+ * HMAC-SHA256 (RFC 2104) under one key, as hex: with crypto.hash, two one-shot SHA-256 calls over reused buffers,
+ * so a call leaves no Hmac object for the collector to finalise and no Buffer of its own (a registration takes two
+ * nonce tags); createHmac where crypto.hash is missing.
+ */
+export class HmacSha256 {
+  private readonly key: KeyObject;
+  /** (key XOR ipad) then the data; grown when some data is longer. */
+  private inner: Buffer;
+  /** (key XOR opad) then the inner hash. */
+  private readonly outer = Buffer.alloc(64 + 32);
+
+  constructor(secret: Buffer) {
+    this.key = createSecretKey(secret);
+    const block = Buffer.alloc(64);
+    (secret.length > 64 ? createHash('sha256').update(secret).digest() : secret).copy(block);
+    this.inner = Buffer.alloc(64 + 128);
+    for (let i = 0; i < 64; i++) {
+      this.inner[i] = block[i]! ^ 0x36;
+      this.outer[i] = block[i]! ^ 0x5c;
+    }
+  }
+
+  hex(data: Buffer): string {
+    if (!oneShotBufferHash) return createHmac('sha256', this.key).update(data).digest('hex');
+    if (64 + data.length > this.inner.length) {
+      const grown = Buffer.alloc(64 + data.length);
+      this.inner.copy(grown, 0, 0, 64);
+      this.inner = grown;
+    }
+    data.copy(this.inner, 64);
+    this.outer.write(oneShotBufferHash('sha256', this.inner.subarray(0, 64 + data.length), 'hex'), 64, 'hex');
+    return oneShotBufferHash('sha256', this.outer, 'hex');
+  }
+}
+
 /** The issue time (seconds) at the start of a nonce's bytes: 8 bytes, big-endian. */
 function issueTime(bytes: Buffer): number {
   return bytes.readUInt32BE(0) * 2 ** 32 + bytes.readUInt32BE(4);
@@ -200,7 +237,7 @@ export class NonceIssuer {
    */
   readonly opaque: string;
   private readonly secret: Buffer;
-  private readonly key: KeyObject;
+  private readonly mac: HmacSha256;
   /** The HMAC input of a tag per realm and algorithm, its signed bytes overwritten each time (see tag). */
   private readonly tagInputs = new Map<string, Buffer>();
   /** Nonce (canonical text) -> issue time (s), highest nc accepted and the number of its place in `order`. */
@@ -223,7 +260,7 @@ export class NonceIssuer {
   constructor(options: NonceIssuerOptions = {}) {
     this.secret = options.secret ?? randomBytes(32);
     if (this.secret.length < 16) throw new Error('NonceIssuer: the secret must be at least 16 bytes');
-    this.key = createSecretKey(this.secret);
+    this.mac = new HmacSha256(this.secret);
     this.lifetimeMs = options.lifetimeMs ?? 300_000;
     this.maxTracked = options.maxTracked ?? 100_000;
     this.opaque = createHmac('sha256', this.secret).update(Buffer.of(2)).update('opaque').digest().subarray(0, 15).toString('base64url');
@@ -231,12 +268,13 @@ export class NonceIssuer {
 
   /** A fresh nonce for a challenge in `realm` offering `algorithm`. */
   issue(realm: string, algorithm: DigestAlgorithm, now: number): string {
-    const bytes = Buffer.alloc(NONCE_BYTES);
+    // Every byte is written below: a slice of Node's pool, not a buffer of its own.
+    const bytes = Buffer.allocUnsafe(NONCE_BYTES);
     const seconds = Math.max(0, Math.floor(now / 1000));
     bytes.writeUInt32BE(Math.floor(seconds / 2 ** 32), 0);
     bytes.writeUInt32BE(seconds % 2 ** 32, 4);
     this.salt().copy(bytes, TIME_BYTES);
-    this.tag(bytes.subarray(0, SIGNED_BYTES), realm, algorithm).copy(bytes, SIGNED_BYTES);
+    bytes.write(this.tag(bytes.subarray(0, SIGNED_BYTES), realm, algorithm), SIGNED_BYTES, TAG_BYTES, 'hex');
     return bytes.toString('base64url');
   }
 
@@ -328,12 +366,12 @@ export class NonceIssuer {
   private verifiedIssueTime(nonce: string, realm: string, algorithm: DigestAlgorithm): number | undefined {
     if (!NONCE_TEXT.test(nonce)) return undefined;
     const bytes = Buffer.from(nonce, 'base64url');
-    const expected = this.tag(bytes.subarray(0, SIGNED_BYTES), realm, algorithm);
-    if (!timingSafeEqual(expected, bytes.subarray(SIGNED_BYTES))) return undefined;
+    if (!safeEqual(this.tag(bytes.subarray(0, SIGNED_BYTES), realm, algorithm), bytes.toString('hex', SIGNED_BYTES))) return undefined;
     return issueTime(bytes);
   }
 
-  private tag(signed: Buffer, realm: string, algorithm: DigestAlgorithm): Buffer {
+  /** The tag of a nonce's signed bytes, as hex (TAG_BYTES bytes). */
+  private tag(signed: Buffer, realm: string, algorithm: DigestAlgorithm): string {
     // 0x01 || signed || length(realm) || realm || algorithm, in one buffer per realm and algorithm (one update).
     let input = this.tagInputs.get(`${algorithm} ${realm}`);
     if (!input) {
@@ -344,7 +382,7 @@ export class NonceIssuer {
       if (this.tagInputs.size < 64) this.tagInputs.set(`${algorithm} ${realm}`, input);
     }
     signed.copy(input, 1);
-    return createHmac('sha256', this.key).update(input).digest().subarray(0, TAG_BYTES);
+    return this.mac.hex(input).slice(0, TAG_BYTES * 2);
   }
 }
 

@@ -3,10 +3,12 @@
  * verify, everything a network peer can get wrong on purpose or not, the nonce-count map's bound, the tarpit.
  */
 import { strict as assert } from 'node:assert';
+import { createHmac, randomBytes } from 'node:crypto';
 import {
   ALGORITHMS,
   DEFAULT_TARPIT,
   FailureTarpit,
+  HmacSha256,
   MAX_CREDENTIALS_LENGTH,
   NonceIssuer,
   challenge,
@@ -184,6 +186,22 @@ describe('SIP digest authentication', () => {
 
     it('refuses to offer nothing', () => {
       assert.throws(() => challenge({ issuer, realm: REALM, algorithms: [], now: T0 }), /no digest algorithm/);
+    });
+  });
+
+  describe('HMAC-SHA256 for the nonce tags', () => {
+    it('equals createHmac for keys of 16 to 100 bytes (a long key is hashed first) and data of 0 to 300 bytes', () => {
+      for (const keyLength of [16, 32, 63, 64, 65, 100]) {
+        const key = randomBytes(keyLength);
+        const mac = new HmacSha256(key);
+        // Data longer than the first buffer (128 bytes) makes it grow; shorter data after it must still be right.
+        for (const dataLength of [0, 1, 47, 64, 128, 129, 300, 20]) {
+          const data = randomBytes(dataLength);
+          assert.equal(mac.hex(data), createHmac('sha256', key).update(data).digest('hex'), `key ${keyLength}, data ${dataLength}`);
+        }
+      }
+      // RFC 4231 test case 2 (key "Jefe").
+      assert.equal(new HmacSha256(Buffer.from('Jefe')).hex(Buffer.from('what do ya want for nothing?')), '5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843');
     });
   });
 
