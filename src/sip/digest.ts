@@ -35,8 +35,7 @@ export const MAX_CREDENTIALS_LENGTH = 4096;
  * crypto.hash (Node.js 20.12 and later): one call and no Hash object, which the collector would have to finalise
  * (a registration hashes once or twice); createHash where it is missing.
  */
-const oneShotHash = (crypto as { hash?: (algorithm: string, data: string, outputEncoding: 'hex') => string }).hash;
-const oneShotBufferHash = (crypto as { hash?: (algorithm: string, data: Buffer, outputEncoding: 'hex') => string }).hash;
+const oneShotHash = (crypto as { hash?: (algorithm: string, data: string | Buffer, outputEncoding: 'hex') => string }).hash;
 
 function hash(algorithm: DigestAlgorithm, text: string): string {
   const name = HASH[algorithm].node;
@@ -169,25 +168,6 @@ const FUTURE_TOLERANCE_MS = 30_000;
 const USED_UP = 2 ** 32;
 
 /**
- * Issues and checks nonces without keeping per-challenge state.
- *
- * A nonce is base64url(issued || salt || tag): issued = seconds since the epoch (8 bytes, big-endian), salt = 12
- * random bytes, tag = HMAC-SHA256(secret, 0x01 || issued || salt || length(realm) || realm || algorithm), first 16
- * bytes. The tag binds the nonce to this server (the secret), to the realm and to the algorithm it was offered
- * with; the timestamp makes it expire; the salt makes every challenge's nonce distinct, which the nonce-count
- * check needs (two phones challenged in the same second must not share a nonce, or the second one's nc=1 would be
- * a "replay" of the first's). Realm is length-prefixed so no realm/algorithm pair can be spelled as another.
- *
- * Nonce counts (RFC 7616 §3.4.5): the highest nc accepted per nonce is remembered, most recently used last, in a
- * map of at most `maxTracked` entries (default 100,000: measured at about 85 bytes an entry, so under 10 MB at
- * the worst). Entries whose nonce has expired are dropped as they reach the head of the map; when the map is full of
- * live entries the least recently used goes, and `evictedThrough` rises to its issue time: from then on an
- * untracked nonce issued no later than that is 'stale' rather than 'valid', so an evicted nonce can never be
- * replayed, it only costs its phone one more challenge. Only nonces whose response verified are recorded, so
- * filling the map takes the password. (A clock set back past `evictedThrough` makes fresh nonces stale until it
- * catches up; that needs an overflow and a backward step together.)
- */
-/**
  * HMAC-SHA256 (RFC 2104) under one key, as hex: with crypto.hash, two one-shot SHA-256 calls over reused buffers,
  * so a call leaves no Hmac object for the collector to finalise and no Buffer of its own (a registration takes two
  * nonce tags); createHmac where crypto.hash is missing.
@@ -211,15 +191,15 @@ export class HmacSha256 {
   }
 
   hex(data: Buffer): string {
-    if (!oneShotBufferHash) return createHmac('sha256', this.key).update(data).digest('hex');
+    if (!oneShotHash) return createHmac('sha256', this.key).update(data).digest('hex');
     if (64 + data.length > this.inner.length) {
       const grown = Buffer.alloc(64 + data.length);
       this.inner.copy(grown, 0, 0, 64);
       this.inner = grown;
     }
     data.copy(this.inner, 64);
-    this.outer.write(oneShotBufferHash('sha256', this.inner.subarray(0, 64 + data.length), 'hex'), 64, 'hex');
-    return oneShotBufferHash('sha256', this.outer, 'hex');
+    this.outer.write(oneShotHash('sha256', this.inner.subarray(0, 64 + data.length), 'hex'), 64, 'hex');
+    return oneShotHash('sha256', this.outer, 'hex');
   }
 }
 
@@ -228,6 +208,25 @@ function issueTime(bytes: Buffer): number {
   return bytes.readUInt32BE(0) * 2 ** 32 + bytes.readUInt32BE(4);
 }
 
+/**
+ * Issues and checks nonces without keeping per-challenge state.
+ *
+ * A nonce is base64url(issued || salt || tag): issued = seconds since the epoch (8 bytes, big-endian), salt = 12
+ * random bytes, tag = HMAC-SHA256(secret, 0x01 || issued || salt || length(realm) || realm || algorithm), first 16
+ * bytes. The tag binds the nonce to this server (the secret), to the realm and to the algorithm it was offered
+ * with; the timestamp makes it expire; the salt makes every challenge's nonce distinct, which the nonce-count
+ * check needs (two phones challenged in the same second must not share a nonce, or the second one's nc=1 would be
+ * a "replay" of the first's). Realm is length-prefixed so no realm/algorithm pair can be spelled as another.
+ *
+ * Nonce counts (RFC 7616 §3.4.5): the highest nc accepted per nonce is remembered, most recently used last, in a
+ * map of at most `maxTracked` entries (default 100,000: measured at about 85 bytes an entry, so under 10 MB at
+ * the worst). Entries whose nonce has expired are dropped as they reach the head of the map; when the map is full of
+ * live entries the least recently used goes, and `evictedThrough` rises to its issue time: from then on an
+ * untracked nonce issued no later than that is 'stale' rather than 'valid', so an evicted nonce can never be
+ * replayed, it only costs its phone one more challenge. Only nonces whose response verified are recorded, so
+ * filling the map takes the password. (A clock set back past `evictedThrough` makes fresh nonces stale until it
+ * catches up; that needs an overflow and a backward step together.)
+ */
 export class NonceIssuer {
   readonly lifetimeMs: number;
   readonly maxTracked: number;

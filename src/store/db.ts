@@ -113,8 +113,8 @@ export class Database {
   }
 
   private grouped: Array<{ sql: string | (() => string); done: (err?: Error) => void }> = [];
-  /** Group commits written since the start: how many, the `group` calls they carried, their time (ms) in all and at most. */
-  readonly groupStats = { commits: 0, writes: 0, ms: 0, maxMs: 0 };
+  /** Group commits written since the start: how many, and their time (ms) in all and at most. */
+  readonly groupStats = { commits: 0, ms: 0, maxMs: 0 };
   private groupScheduled = false;
   private groupInFlight = false;
 
@@ -155,7 +155,6 @@ export class Database {
         const ms = performance.now() - started;
         const stats = this.groupStats;
         stats.commits++;
-        stats.writes += batch.length;
         stats.ms += ms;
         if (ms > stats.maxMs) stats.maxMs = ms;
       } catch (err) {
