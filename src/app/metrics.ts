@@ -132,6 +132,18 @@ export class Metrics {
         this.set({ side: 'client' }, size.client);
       },
     });
+    new Gauge({
+      name: 'outpost_sip_kept_answers',
+      help: 'Answers kept for Timer J to answer retransmissions: answers, the bytes of their store, and answers let go early because the store was full (since start)',
+      labelNames: ['stat'] as const,
+      registers: [this.registry],
+      collect() {
+        const kept = sip.layer.keptStats();
+        this.set({ stat: 'answers' }, kept.answers);
+        this.set({ stat: 'bytes' }, kept.bytes);
+        this.set({ stat: 'evicted_early' }, kept.evictedEarly);
+      },
+    });
   }
 
   /** Survival mode: the mode, the Centrex's state and probes, the calls being set up. */

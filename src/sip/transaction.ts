@@ -6,7 +6,8 @@
  */
 import { randomFillSync } from 'node:crypto';
 import { formatVia, parseAddress, parseCSeq, parseVia, type Via } from './headers.js';
-import { Headers, responseTo, serializeMessage, type SipMessage, type SipRequest, type SipResponse } from './message.js';
+import { KeptAnswers } from './kept.js';
+import { Headers, parseMessage, responseTo, serializeMessage, type SipMessage, type SipRequest, type SipResponse } from './message.js';
 
 /** What a completed transaction's request is replaced by, so the parsed message can be collected. */
 const COMPLETED: SipRequest = { kind: 'request', method: 'COMPLETED', uri: 'sip:invalid', version: 'SIP/2.0', headers: new Headers(), body: Buffer.alloc(0) };
@@ -75,15 +76,6 @@ export function randomText(bytes: number, encoding: 'hex' | 'base64url'): string
   const text = POOL.toString(encoding, poolUsed, poolUsed + bytes);
   poolUsed += bytes;
   return text;
-}
-
-/**
- * A completed transaction's answer, kept to answer retransmissions of its request: its bytes when the sender
- * takes bytes (serialised once), else the message.
- */
-export interface KeptAnswer {
-  answer: Buffer | SipResponse;
-  to: Remote;
 }
 
 export interface Sender {
@@ -218,20 +210,19 @@ class Server implements ServerTransaction {
       return;
     }
     if (!this.invite && res.status >= 200 && !reliable) {
-      // Timer J: 32 s of absorbing retransmissions. A registration storm holds tens of thousands of these, so the
-      // layer keeps only the answer (its bytes, serialised once) and where it goes, and this object (request, Via,
-      // timers) is let go at once.
+      // Timer J: 32 s of absorbing retransmissions. A registration storm holds a hundred thousand of these, so the
+      // layer keeps only the answer's bytes and where they go (KeptAnswers: no object per answer), and this object
+      // (request, Via, timers) is let go at once.
       const to = responseDestination(this.via, this.remote);
-      // The source's own address string when the answer goes there (it usually does): a copy of a received
-      // parameter or Via host could keep the whole request's text alive for Timer J's 32 s.
-      if (to.address === this.remote.address && to.port === this.remote.port) to.address = this.remote.address;
-      const kept: KeptAnswer = { answer: this.layer.sender.sendBytes ? serializeMessage(res) : res, to };
-      this.layer.resend(kept);
+      const bytes = serializeMessage(res);
+      const sender = this.layer.sender;
+      if (sender.sendBytes) sender.sendBytes(bytes, to);
+      else sender.send(res, to);
       this.state = 'completed';
       for (const timer of this.timers) clearTimeout(timer);
       this.timers.length = 0;
       this.request = COMPLETED;
-      this.layer.keepAnswer(this.key, kept);
+      this.layer.keepAnswer(this.key, bytes, to);
       this.layer.forgetServer(this.key, this);
       return;
     }
@@ -464,50 +455,25 @@ export class TransactionLayer {
     return { server: this.servers.size + this.kept.size, client: this.clients.size };
   }
 
-  /**
-   * Answers of completed non-INVITE transactions (UDP) waiting out Timer J, by transaction key, and when each is
-   * dropped (two arrays in time order, checked by one timer): no object per transaction besides the bytes.
-   */
-  private readonly kept = new Map<string, KeptAnswer>();
-  private keptKeys: string[] = [];
-  private keptUntil: number[] = [];
-  private keptHead = 0;
+  /** Answers of completed non-INVITE transactions (UDP) waiting out Timer J, checked by one timer. */
+  private readonly kept = new KeptAnswers();
   private keptTimer: NodeJS.Timeout | undefined;
 
-  keepAnswer(key: string, answer: KeptAnswer): void {
+  /** Answers kept for Timer J, and those let go early because their store was full (see KeptAnswers). */
+  keptStats(): { answers: number; bytes: number; evictedEarly: number } {
+    return { answers: this.kept.size, bytes: this.kept.capacity, evictedEarly: this.kept.evictedEarly };
+  }
+
+  keepAnswer(key: string, bytes: Buffer, to: Remote): void {
     const timerJ = 64 * this.timers.t1;
-    // A copy: the key is cut from the request's text, which it would otherwise keep alive for Timer J.
-    key = Buffer.from(key, 'latin1').toString('latin1');
-    this.kept.set(key, answer);
-    this.keptKeys.push(key);
-    this.keptUntil.push(Date.now() + timerJ);
-    if (this.keptTimer) return;
+    if (!this.kept.keep(key, bytes, to, Date.now() + timerJ) || this.keptTimer) return;
     // Checked 16 times per wait, at most every 100 ms: Timer J is late by a fraction of a second at most.
-    this.keptTimer = setInterval(() => this.dropKept(), Math.max(10, Math.min(100, timerJ / 16)));
-    this.keptTimer.unref();
-  }
-
-  /** Sends a kept answer again. */
-  resend(kept: KeptAnswer): void {
-    if (Buffer.isBuffer(kept.answer)) this.sender.sendBytes!(kept.answer, kept.to);
-    else this.sender.send(kept.answer, kept.to);
-  }
-
-  private dropKept(): void {
-    const now = Date.now();
-    // A key is in the queue once at a time: while kept, its request is absorbed and cannot be kept again.
-    while (this.keptHead < this.keptKeys.length && this.keptUntil[this.keptHead]! <= now) this.kept.delete(this.keptKeys[this.keptHead++]!);
-    if (this.keptHead >= this.keptKeys.length) {
-      this.keptKeys = [];
-      this.keptUntil = [];
-      this.keptHead = 0;
+    this.keptTimer = setInterval(() => {
+      if (this.kept.expire(Date.now()) > 0) return;
       clearInterval(this.keptTimer);
       this.keptTimer = undefined;
-    } else if (this.keptHead > 4096 && this.keptHead * 2 > this.keptKeys.length) {
-      this.keptKeys = this.keptKeys.slice(this.keptHead);
-      this.keptUntil = this.keptUntil.slice(this.keptHead);
-      this.keptHead = 0;
-    }
+    }, Math.max(10, Math.min(100, timerJ / 16)));
+    this.keptTimer.unref();
   }
 
   /** Everything the transport delivers. */
@@ -540,10 +506,12 @@ export class TransactionLayer {
       existing.retransmitted();
       return;
     }
-    const kept = this.kept.get(key);
+    const kept = this.kept.size ? this.kept.find(key) : undefined;
     if (kept) {
       this.counters.retransmissionsAbsorbed++;
-      this.resend(kept);
+      // A sender without sendBytes (tests, a custom one) gets the kept bytes as a message again.
+      if (this.sender.sendBytes) this.sender.sendBytes(kept.bytes, kept.to);
+      else this.sender.send(parseMessage(kept.bytes), kept.to);
       return;
     }
     this.counters.requests++;
@@ -605,9 +573,6 @@ export class TransactionLayer {
     if (this.keptTimer) clearInterval(this.keptTimer);
     this.keptTimer = undefined;
     this.kept.clear();
-    this.keptKeys = [];
-    this.keptUntil = [];
-    this.keptHead = 0;
     for (const tx of [...this.servers.values()]) tx.terminate();
     for (const tx of [...this.clients.values()]) tx.terminate();
   }

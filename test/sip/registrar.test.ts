@@ -548,6 +548,11 @@ describe('SIP registrar, end to end (sipp and hand-made datagrams against serve(
       const commits = Number(/^outpost_db_group_commits (\d+)$/m.exec(text)?.[1] ?? -1);
       assert.ok(commits >= 1 && commits <= outcome('ok'), `commits ${commits}`);
       assert.ok(Number(/^outpost_db_group_commit_seconds\{stat="sum"\} ([\d.e-]+)$/m.exec(text)?.[1] ?? 0) > 0, text.slice(0, 2000));
+      // The 200 OKs of the last 32 s are kept for Timer J (UDP), in a store that has not overflowed.
+      const kept = (stat: string) => Number(new RegExp(`^outpost_sip_kept_answers\\{stat="${stat}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? -1);
+      assert.ok(kept('answers') >= 1, `kept answers ${kept('answers')}`);
+      assert.ok(kept('bytes') >= 1024, `kept bytes ${kept('bytes')}`);
+      assert.equal(kept('evicted_early'), 0);
     });
   });
 
