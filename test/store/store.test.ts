@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -65,6 +65,19 @@ describe('store', () => {
     assert.match(table!.sql, /WITHOUT ROWID/);
     assert.equal(await store.db.get("SELECT name FROM sqlite_schema WHERE name = 'bindings_expires'"), undefined);
     await store.close();
+  });
+
+  it('makes a new database with 1 KiB pages and opens one made with 4 KiB pages as it is', async () => {
+    const store = await Store.open(dir, silentLogger);
+    assert.equal((await store.db.get<{ page_size: number }>('PRAGMA page_size'))?.page_size, 1024);
+    await store.close();
+    const file = join(dir, 'older', 'outpost.db');
+    mkdirSync(join(dir, 'older'));
+    await rawExec(file, "PRAGMA page_size = 4096; PRAGMA journal_mode = WAL; CREATE TABLE kept (v TEXT); INSERT INTO kept VALUES ('x');");
+    const older = await Database.open(file, silentLogger, []);
+    assert.equal((await older.get<{ page_size: number }>('PRAGMA page_size'))?.page_size, 4096);
+    assert.equal((await older.get<{ v: string }>('SELECT v FROM kept'))?.v, 'x');
+    await older.close();
   });
 
   it('refuses a database from a newer Outpost with a clear message', async () => {
