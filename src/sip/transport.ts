@@ -5,11 +5,23 @@
  * service: it is reported to `onMalformed` (which may answer 400) and the socket carries on.
  */
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { createServer, createConnection, isIPv6, type Server, type Socket } from 'node:net';
+import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns';
+import { createServer, createConnection, isIP, isIPv6, type Server, type Socket } from 'node:net';
 import type { Logger } from '../app/log.js';
 import { headerEnd, LIMITS, parseMessage, serializeMessage, SipParseError, type SipMessage } from './message.js';
 
 export type TransportName = 'udp' | 'tcp';
+
+/**
+ * How the UDP socket resolves where a datagram goes: an IP address (every answer but one to a Via naming a host)
+ * is used as it is, at once; Node's own lookup hands even an address to dns.lookup, which defers the send to
+ * the next tick (about 1 µs of CPU a send, two sends a registration). A name still goes through DNS.
+ */
+function udpLookup(hostname: string, options: LookupOneOptions | number, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+  const family = isIP(hostname);
+  if (family) callback(null, hostname, family);
+  else dnsLookup(hostname, options as LookupOneOptions, callback);
+}
 
 /** Where a message came from, and how to answer it. */
 export interface Remote {
@@ -68,7 +80,7 @@ export class SipTransport {
 
   async start(): Promise<{ port: number }> {
     const { host } = this.options;
-    const udp = createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4' });
+    const udp = createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', lookup: udpLookup });
     udp.on('message', (buf, rinfo) => this.datagram(buf, { transport: 'udp', address: rinfo.address, port: rinfo.port }));
     udp.on('error', (err: NodeJS.ErrnoException) => {
       // A send to an address nobody answers at (a hostile Via, a phone gone) is the sender's business, not an error of ours.

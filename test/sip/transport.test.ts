@@ -64,6 +64,21 @@ describe('SIP transport (UDP + TCP, real sockets)', function () {
     udp.close();
   });
 
+  it('UDP: sends to an address at once and to a host name through DNS', async () => {
+    const udp = createSocket('udp4');
+    await new Promise<void>((r) => udp.bind(0, '127.0.0.1', () => r()));
+    const heard: string[] = [];
+    udp.on('message', (b) => heard.push(b.toString('latin1')));
+    const port = udp.address().port;
+    transport.sendBytes(Buffer.from('to an address'), { transport: 'udp', address: '127.0.0.1', port });
+    transport.sendBytes(Buffer.from('to a name'), { transport: 'udp', address: 'localhost', port });
+    transport.sendBytes(Buffer.from('to no name'), { transport: 'udp', address: 'no-such-host.invalid', port });
+    await until(() => heard.length >= 2);
+    await sleep(100);
+    assert.deepEqual(heard.sort(), ['to a name', 'to an address']);
+    udp.close();
+  });
+
   it('TCP: two messages in one write, and one split across three writes, all framed by Content-Length', async () => {
     const c = await tcp();
     const before = got.length;
