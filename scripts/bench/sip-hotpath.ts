@@ -25,6 +25,7 @@ import { join } from 'node:path';
 import { Session } from 'node:inspector/promises';
 import { monitorEventLoopDelay, constants as perfConstants, PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import * as v8 from 'node:v8';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { silentLogger } from '../../src/app/log.js';
@@ -247,8 +248,10 @@ try {
   if (heapProfiler) {
     heapProfiler.connect();
     await heapProfiler.post('HeapProfiler.enable');
-    // Every allocation is counted, garbage included (what the scavenger has to deal with).
-    await heapProfiler.post('HeapProfiler.startSampling', { samplingInterval: 1024, includeObjectsCollectedByMajorGC: !process.env.HOTPATH_LIVE, includeObjectsCollectedByMinorGC: !process.env.HOTPATH_LIVE });
+    // Every allocation is counted, garbage included (what the scavenger has to deal with); HOTPATH_LIVE=1: only what
+    // is still alive at the end; HOTPATH_LIVE=promoted: what outlived the young generation (what scavenges copy).
+    const live = process.env.HOTPATH_LIVE;
+    await heapProfiler.post('HeapProfiler.startSampling', { samplingInterval: 1024, includeObjectsCollectedByMajorGC: !live || live === 'promoted', includeObjectsCollectedByMinorGC: !live });
   }
   for (let run = 0; run < RUNS; run++) {
     fullGc();
@@ -291,6 +294,7 @@ try {
           deliver(buf, remote);
         }
         if (!cpu0 && sent >= perRun / 2) {
+          if (process.env.HOTPATH_HEAP === 'snapshot-mid') log(`snapshot in the run ${v8.writeHeapSnapshot(join(tmpdir(), 'hotpath.heapsnapshot'))}`);
           cpu0 = process.cpuUsage();
           threads0 = threadCpu();
           gc0 = { ...gcPauses };
@@ -342,13 +346,15 @@ try {
     }
     if (split) log(`run ${run + 1}: µs per registration by thread (driver included in main): ${split}`);
   }
-  if (process.env.HOTPATH_HEAP) {
+  if (process.env.HOTPATH_HEAP === 'snapshot-now') {
+    // What the run holds at its end (kept answers, bindings, nonces, and whatever else outlives a request).
+    log(`snapshot ${v8.writeHeapSnapshot(join(tmpdir(), 'hotpath.heapsnapshot'))}`);
+  } else if (process.env.HOTPATH_HEAP) {
     fullGc();
     log(`after the runs: heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB after GC, ${sip.layer.size().server} transactions`);
     await new Promise((r) => setTimeout(r, 35_000));
     fullGc();
     log(`35 s later: heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB after GC, ${sip.layer.size().server} transactions`);
-    const v8 = await import('node:v8');
     if (process.env.HOTPATH_HEAP === 'snapshot') log(`snapshot ${v8.writeHeapSnapshot(join(tmpdir(), 'hotpath.heapsnapshot'))}`);
   }
   if (heapProfiler) {
