@@ -24,6 +24,7 @@ import {
 } from '../../src/sip/headers.js';
 import {
   essentials,
+  headerEnd,
   Headers,
   LIMITS,
   parseMessage,
@@ -700,6 +701,29 @@ function prng(seed: number): () => number {
 }
 
 describe('malformed messages of our own', () => {
+  it('the end of the headers is the first LF followed by CRLF or LF, from any start: 20,000 random byte strings of CR, LF and x', () => {
+    // The definition, byte by byte, against the searches headerEnd makes.
+    const reference = (buf: Buffer, from: number) => {
+      for (let i = from; i < buf.length - 1; i++) {
+        if (buf[i] !== 0x0a) continue;
+        if (buf[i + 1] === 0x0a) return { end: i, bodyStart: i + 2 };
+        if (buf[i + 1] === 0x0d && buf[i + 2] === 0x0a) return { end: i, bodyStart: i + 3 };
+      }
+      return undefined;
+    };
+    let seed = 7;
+    const random = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    let found = 0;
+    for (let n = 0; n < 20_000; n++) {
+      const buf = Buffer.from(Array.from({ length: Math.floor(random() * 12) }, () => [0x0d, 0x0a, 0x78][Math.floor(random() * 3)]!));
+      const from = Math.floor(random() * (buf.length + 1));
+      const want = reference(buf, from);
+      if (want) found++;
+      assert.deepEqual(headerEnd(buf, from), want, `${JSON.stringify(buf.toString('latin1'))} from ${from}`);
+    }
+    assert.ok(found > 2000, `${found} with an end`);
+  });
+
   it('our REGISTER is valid and round-trips byte for byte', () => {
     const buf = register();
     const m = request(buf);
