@@ -45,7 +45,16 @@ const HEADER_CHARS = /^(?:[A-Za-z0-9\-_.!~*'()[\]/?:+$]|%[0-9A-Fa-f]{2})*$/;
 const RESERVED = new Set([';', '/', '?', ':', '@', '&', '=', '+', '$', ',']);
 
 function validHost(host: string): boolean {
-  if (IPV4.test(host)) return host.split('.').every((o) => Number(o) <= 255);
+  if (IPV4.test(host)) {
+    // Each of the four octets (1-3 digits, as the pattern checked) at most 255.
+    let octet = 0;
+    for (let i = 0; i < host.length; i++) {
+      const c = host.charCodeAt(i);
+      if (c === 46) octet = 0;
+      else if ((octet = octet * 10 + c - 48) > 255) return false;
+    }
+    return true;
+  }
   if (IPV6_REF.test(host)) return isIPv6(host.slice(1, -1));
   return HOSTNAME.test(host) && host.length <= 253;
 }
