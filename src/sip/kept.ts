@@ -39,6 +39,8 @@ export class KeptAnswers {
   private ring: Buffer;
   /** Where the next record goes. */
   private writeAt = 0;
+  /** While the records wrap around the ring's end: where the last one before the end stops. */
+  private wrapEnd = 0;
   /** Per record, by id & mask: where it starts in the ring, when it is dropped, its hash, the previous id with the same hash (-1: none). */
   private offsets: Int32Array;
   private untils: Float64Array;
@@ -80,15 +82,18 @@ export class KeptAnswers {
   }
 
   /**
-   * Keeps `answer` for the request whose transaction key is `key` until `until` (ms, Date.now() time); the answer
-   * goes to `to` (UDP). False when it cannot be kept (larger than the ring may grow, or a destination or key longer
-   * than a record holds): the request will then be handled anew if it comes again.
+   * Keeps an answer, `head` (Latin-1 text: start line and headers, blank line included) then `body`, for the
+   * request whose transaction key is `key` until `until` (ms, Date.now() time); it goes to `to` (UDP). Returns
+   * the answer's bytes in the store (what to send now: no other copy is made), or undefined when it cannot be
+   * kept (larger than a quarter of the largest ring, or a destination or key longer than a record holds): the
+   * request is then handled anew if it comes again.
    */
-  keep(key: string, answer: Buffer, to: Remote, until: number): boolean {
+  keep(key: string, head: string, body: Buffer, to: Remote, until: number): Buffer | undefined {
     const addressLength = to.address.length;
-    if (addressLength > 255 || key.length > 65535) return false;
-    const length = HEADER + addressLength + key.length + answer.length;
-    if (length > this.maxBytes / 4) return false;
+    if (addressLength > 255 || key.length > 65535) return undefined;
+    const answerAt = HEADER + addressLength + key.length;
+    const length = answerAt + head.length + body.length;
+    if (length > this.maxBytes / 4) return undefined;
     const at = this.place(length);
     const ring = this.ring;
     ring.writeUInt32LE(length, at);
@@ -97,7 +102,8 @@ export class KeptAnswers {
     ring.writeUInt16LE(key.length, at + 7);
     ring.write(to.address, at + HEADER, addressLength, 'latin1');
     ring.write(key, at + HEADER + addressLength, key.length, 'latin1');
-    answer.copy(ring, at + HEADER + addressLength + key.length);
+    ring.write(head, at + answerAt, head.length, 'latin1');
+    if (body.length) body.copy(ring, at + answerAt + head.length);
     this.writeAt = at + length;
     if (this.head - this.tail > this.mask) this.growIds();
     const id = this.head++;
@@ -109,7 +115,7 @@ export class KeptAnswers {
     const previous = this.index.get(hash);
     this.prevs[slot] = previous === undefined ? -1 : previous;
     this.index.set(hash, id & ID_MASK);
-    return true;
+    return ring.subarray(at + answerAt, at + length);
   }
 
   /** The kept answer for `key` (a copy of its bytes) and where it goes; undefined when there is none. */
@@ -169,7 +175,10 @@ export class KeptAnswers {
         if (this.writeAt > oldest) {
           // [oldest, writeAt) is used: room after it, or from the start up to the oldest.
           if (this.ring.length - this.writeAt >= length) return this.writeAt;
-          if (oldest > length) return 0;
+          if (oldest > length) {
+            this.wrapEnd = this.writeAt;
+            return 0;
+          }
         } else if (oldest - this.writeAt > length) return this.writeAt; // wrapped: room between the newest and the oldest
       }
       if (this.ring.length < this.maxBytes) this.growRing(length);
@@ -180,22 +189,26 @@ export class KeptAnswers {
     }
   }
 
-  /** A ring at least twice as large, the live records copied to its start in order. */
+  /** A ring at least twice as large, the live records moved to its start in order (one or two block copies). */
   private growRing(needed: number): void {
     let size = this.ring.length * 2;
     while (size < needed * 2) size *= 2;
     const ring = Buffer.allocUnsafe(Math.min(this.maxBytes, size));
-    let at = 0;
-    for (let id = this.tail; id < this.head; id++) {
-      const slot = id & this.mask;
-      const from = this.offsets[slot]!;
-      const length = this.ring.readUInt32LE(from);
-      this.ring.copy(ring, at, from, from + length);
-      this.offsets[slot] = at;
-      at += length;
-    }
+    if (this.head > this.tail) {
+      const oldest = this.offsets[this.tail & this.mask]!;
+      // Not wrapped: [oldest, writeAt). Wrapped: [oldest, wrapEnd) then [0, writeAt).
+      const firstEnd = this.writeAt > oldest ? this.writeAt : this.wrapEnd;
+      const firstLength = firstEnd - oldest;
+      this.ring.copy(ring, 0, oldest, firstEnd);
+      if (this.writeAt <= oldest) this.ring.copy(ring, firstLength, 0, this.writeAt);
+      for (let id = this.tail; id < this.head; id++) {
+        const slot = id & this.mask;
+        const from = this.offsets[slot]!;
+        this.offsets[slot] = from >= oldest ? from - oldest : from + firstLength;
+      }
+      this.writeAt = this.writeAt > oldest ? firstLength : firstLength + this.writeAt;
+    } else this.writeAt = 0;
     this.ring = ring;
-    this.writeAt = at;
   }
 
   /** Twice as many id slots, the live ones moved to their new places. */

@@ -274,6 +274,13 @@ export function parseMessage(buf: Buffer, options: { stream?: boolean } = {}): S
  * Content-Length is always written, from the body, where the first one stood (else last).
  */
 export function serializeMessage(msg: SipMessage): Buffer {
+  const head = serializeHead(msg);
+  if (!msg.body.length) return Buffer.from(head, 'latin1');
+  return Buffer.concat([Buffer.from(head, 'latin1'), msg.body]);
+}
+
+/** The start line and header lines of serializeMessage, blank line included, as Latin-1 text (one character a byte); the body follows. */
+export function serializeHead(msg: SipMessage): string {
   const start = msg.kind === 'request' ? `${msg.method} ${msg.uri} ${msg.version}` : `${msg.version} ${msg.status} ${msg.reason}`;
   let head = `${start}\r\n`;
   let lengthWritten = false;
@@ -284,9 +291,7 @@ export function serializeMessage(msg: SipMessage): Buffer {
     } else head += `${name}: ${value}\r\n`;
   }
   if (!lengthWritten) head += `Content-Length: ${msg.body.length}\r\n`;
-  head += '\r\n';
-  if (!msg.body.length) return Buffer.from(head, 'latin1');
-  return Buffer.concat([Buffer.from(head, 'latin1'), msg.body]);
+  return `${head}\r\n`;
 }
 
 /** What every request must carry to be handled (RFC 3261 §8.1.1), parsed; SipParseError says what is wrong. */

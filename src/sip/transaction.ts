@@ -7,7 +7,7 @@
 import { randomFillSync } from 'node:crypto';
 import { formatVia, parseAddress, parseCSeq, parseVia, type Via } from './headers.js';
 import { KeptAnswers } from './kept.js';
-import { Headers, parseMessage, responseTo, serializeMessage, type SipMessage, type SipRequest, type SipResponse } from './message.js';
+import { Headers, parseMessage, responseTo, serializeHead, serializeMessage, type SipMessage, type SipRequest, type SipResponse } from './message.js';
 
 /** What a completed transaction's request is replaced by, so the parsed message can be collected. */
 const COMPLETED: SipRequest = { kind: 'request', method: 'COMPLETED', uri: 'sip:invalid', version: 'SIP/2.0', headers: new Headers(), body: Buffer.alloc(0) };
@@ -214,15 +214,15 @@ class Server implements ServerTransaction {
       // layer keeps only the answer's bytes and where they go (KeptAnswers: no object per answer), and this object
       // (request, Via, timers) is let go at once.
       const to = responseDestination(this.via, this.remote);
-      const bytes = serializeMessage(res);
+      // The answer is written once, into the store it is kept in, and sent from there.
+      const bytes = this.layer.keepAnswer(this.key, serializeHead(res), res.body, to);
       const sender = this.layer.sender;
-      if (sender.sendBytes) sender.sendBytes(bytes, to);
-      else sender.send(res, to);
+      if (!sender.sendBytes) sender.send(res, to);
+      else sender.sendBytes(bytes ?? serializeMessage(res), to);
       this.state = 'completed';
       for (const timer of this.timers) clearTimeout(timer);
       this.timers.length = 0;
       this.request = COMPLETED;
-      this.layer.keepAnswer(this.key, bytes, to);
       this.layer.forgetServer(this.key, this);
       return;
     }
@@ -464,9 +464,11 @@ export class TransactionLayer {
     return { answers: this.kept.size, bytes: this.kept.capacity, evictedEarly: this.kept.evictedEarly };
   }
 
-  keepAnswer(key: string, bytes: Buffer, to: Remote): void {
+  /** Keeps an answer (its head's text and body) for Timer J; its bytes as kept, undefined if it could not be. */
+  keepAnswer(key: string, head: string, body: Buffer, to: Remote): Buffer | undefined {
     const timerJ = 64 * this.timers.t1;
-    if (!this.kept.keep(key, bytes, to, Date.now() + timerJ) || this.keptTimer) return;
+    const bytes = this.kept.keep(key, head, body, to, Date.now() + timerJ);
+    if (!bytes || this.keptTimer) return bytes;
     // Checked 16 times per wait, at most every 100 ms: Timer J is late by a fraction of a second at most.
     this.keptTimer = setInterval(() => {
       if (this.kept.expire(Date.now()) > 0) return;
@@ -474,6 +476,7 @@ export class TransactionLayer {
       this.keptTimer = undefined;
     }, Math.max(10, Math.min(100, timerJ / 16)));
     this.keptTimer.unref();
+    return bytes;
   }
 
   /** Everything the transport delivers. */
