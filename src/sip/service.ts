@@ -14,7 +14,7 @@ import type { Binding } from '../store/bindings.js';
 import type { Line } from '../store/lines.js';
 import type { Store } from '../store/index.js';
 import type { VendorPlugin } from '../vendors/types.js';
-import { challenge, FailureTarpit, NonceIssuer, parseCredentials, redactAuthorization, verify } from './digest.js';
+import { challenge, computeHA1, FailureTarpit, NonceIssuer, parseCredentials, redactAuthorization, verify, type DigestAlgorithm } from './digest.js';
 import { parseMaxForwards, type Via } from './headers.js';
 import { essentials, replyHeaders, SipParseError, type Essentials, type SipRequest, type SipResponse } from './message.js';
 import { contactValues, processRegister } from './registrar.js';
@@ -396,7 +396,7 @@ export class SipService {
     const creds = ours.creds;
     const line = this.lines().byUser.get(creds.username);
     const verdict = line
-      ? verify(creds, { method: req.method, user: line.user, realm: REALM, issuer: this.issuer, now, password: line.password, algorithms })
+      ? verify(creds, { method: req.method, user: line.user, realm: REALM, issuer: this.issuer, now, ha1: this.ha1Of(line, algorithms), algorithms })
       : ({ ok: false, reason: 'bad-response', detail: 'no line has this user' } as const);
     if (verdict.ok) {
       this.tarpit.onSuccess(remote.address);
@@ -424,6 +424,19 @@ export class SipService {
     challengeNow();
     return undefined;
   }
+
+  /**
+   * The line's HA1 for each algorithm the site accepts, computed once per line and password: the response is then
+   * one hash, not two, and no key text is built to look the HA1 up.
+   */
+  private ha1Of(line: Line, algorithms: readonly DigestAlgorithm[]): Partial<Record<DigestAlgorithm, string>> {
+    let known = this.ha1s.get(line);
+    if (!known || known.password !== line.password) this.ha1s.set(line, (known = { password: line.password, ha1: {} }));
+    for (const algorithm of algorithms) known.ha1[algorithm] ??= computeHA1(algorithm, line.user, REALM, line.password);
+    return known.ha1;
+  }
+
+  private readonly ha1s = new WeakMap<Line, { password: string; ha1: Partial<Record<DigestAlgorithm, string>> }>();
 
   /**
    * The device a registration comes from: one that carries the line and is at the request's or the contact's

@@ -368,6 +368,18 @@ describe('SIP registrar, end to end (sipp and hand-made datagrams against serve(
       assert.deepEqual(await bindingsOf(user), []);
     });
 
+    it('a line whose password is changed while Outpost runs takes the new password at once and refuses the old one', async () => {
+      const outpost = h.running.outpost;
+      const user = 'h191';
+      assert.equal(await outpost.putLine({ ext: '3191', name: 'Password changed', user, password: 'first-Pa55' }), 'added');
+      const c = await client();
+      assert.equal((await c.registerWithAuth(user, 'first-Pa55', { expires: 300 })).final?.status, 200);
+      assert.equal(await outpost.putLine({ ext: '3191', name: 'Password changed', user, password: 'second-Pa55' }), 'updated');
+      assert.equal((await c.registerWithAuth(user, 'first-Pa55', { expires: 300 })).final?.status, 401, 'the old password is refused');
+      assert.equal((await c.registerWithAuth(user, 'second-Pa55', { expires: 0 })).final?.status, 200, 'the new one is taken');
+      await outpost.removeLine('3191');
+    });
+
     it('a stale nonce (older than its 300 s life) with the right password gets 401 stale=true; the fresh challenge then succeeds', async () => {
       // The running service uses the real clock; a second SipService on the same store and inventory has an injected one.
       let clock = Date.now();
