@@ -47,6 +47,11 @@ export class Database {
     // 16-18 µs a row instead of 24-27 (40-row upserts into 10,000 bindings, fsync'd). Every key of this schema fits
     // a 1 KiB page's index cell (231 bytes) and every row a table cell (989 bytes) unless it holds long free text.
     await db.exec('PRAGMA page_size = 1024; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;');
+    // Checkpoint when the WAL holds 4 MiB, as sqlite's default does with 4 KiB pages (1,000 pages): with 1 KiB pages
+    // the default would checkpoint four times as often, each time rewriting the same hot pages into the database
+    // (40-row upserts: 19-20 µs a row with 1,000 pages, 17-18 with 4,000).
+    const page = await db.get<{ page_size: number }>('PRAGMA page_size');
+    await db.exec(`PRAGMA wal_autocheckpoint = ${Math.max(1000, Math.round((4 * 2 ** 20) / (page?.page_size || 4096)))};`);
     await db.migrate(migrations, log);
     return db;
   }

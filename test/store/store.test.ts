@@ -70,12 +70,14 @@ describe('store', () => {
   it('makes a new database with 1 KiB pages and opens one made with 4 KiB pages as it is', async () => {
     const store = await Store.open(dir, silentLogger);
     assert.equal((await store.db.get<{ page_size: number }>('PRAGMA page_size'))?.page_size, 1024);
+    assert.equal((await store.db.get<{ wal_autocheckpoint: number }>('PRAGMA wal_autocheckpoint'))?.wal_autocheckpoint, 4096, 'a checkpoint every 4 MiB of WAL');
     await store.close();
     const file = join(dir, 'older', 'outpost.db');
     mkdirSync(join(dir, 'older'));
     await rawExec(file, "PRAGMA page_size = 4096; PRAGMA journal_mode = WAL; CREATE TABLE kept (v TEXT); INSERT INTO kept VALUES ('x');");
     const older = await Database.open(file, silentLogger, []);
     assert.equal((await older.get<{ page_size: number }>('PRAGMA page_size'))?.page_size, 4096);
+    assert.equal((await older.get<{ wal_autocheckpoint: number }>('PRAGMA wal_autocheckpoint'))?.wal_autocheckpoint, 1024);
     assert.equal((await older.get<{ v: string }>('SELECT v FROM kept'))?.v, 'x');
     await older.close();
   });
