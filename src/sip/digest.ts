@@ -10,6 +10,7 @@
 import * as crypto from 'node:crypto';
 import { createHash, createHmac, createSecretKey, randomBytes, randomFillSync, type KeyObject } from 'node:crypto';
 import { HeaderError, isToken, quote, splitOutside, unquote } from './headers.js';
+import { RecencyOrder } from './recency.js';
 
 export type DigestAlgorithm = 'MD5' | 'SHA-256';
 
@@ -239,18 +240,10 @@ export class NonceIssuer {
   private readonly mac: HmacSha256;
   /** The HMAC input of a tag per realm and algorithm, its signed bytes overwritten each time (see tag). */
   private readonly tagInputs = new Map<string, Buffer>();
-  /** Nonce (canonical text) -> issue time (s), highest nc accepted and the number of its place in `order`. */
+  /** Nonce (canonical text) -> issue time (s), highest nc accepted and the number of its last use in `order`. */
   private readonly counts = new Map<string, { key: string; issued: number; nc: number; use: number }>();
-  /**
-   * The nonces in order of last use, least recent first, as an array read from `orderHead` on (a use appends,
-   * and the nonce's earlier place goes stale: its number no longer matches the entry's). Not the Map's own order:
-   * a Map whose oldest entries keep being deleted keeps their slots until it is rehashed, and a loop starting at
-   * its head walks every one of them: 12-90 µs per use once 100,000 nonces were tracked, against about 2 this way.
-   */
-  private order: string[] = [];
-  private orderUse: number[] = [];
-  private orderHead = 0;
-  private uses = 0;
+  /** The nonces in order of last use, least recent first. */
+  private readonly order = new RecencyOrder(this.counts);
   private evictedThrough = -1;
   /** Random bytes drawn 256 salts at a time: one call into the generator per salt costs more than the HMAC. */
   private readonly saltPool = Buffer.alloc(SALT_BYTES * 256);
@@ -307,17 +300,13 @@ export class NonceIssuer {
     const issued = seen ? seen.issued : issueTime(Buffer.from(nonce, 'base64url'));
     if (seen ? count <= seen.nc : issued <= this.evictedThrough) return false;
     // Keyed by a copy of the nonce: a string of its own, not a slice keeping a whole received header alive.
-    const use = ++this.uses;
     let entry = seen;
-    if (entry) {
-      entry.nc = count;
-      entry.use = use;
-    } else {
-      entry = { key: Buffer.from(nonce, 'latin1').toString('latin1'), issued, nc: count, use };
+    if (entry) entry.nc = count;
+    else {
+      entry = { key: Buffer.from(nonce, 'latin1').toString('latin1'), issued, nc: count, use: 0 };
       this.counts.set(entry.key, entry);
     }
-    this.order.push(entry.key);
-    this.orderUse.push(use);
+    this.order.touch(entry.key, entry);
     this.evict(now);
     return true;
   }
@@ -337,28 +326,14 @@ export class NonceIssuer {
   }
 
   private evict(now: number): void {
-    const order = this.order;
-    for (; this.orderHead < order.length; this.orderHead++) {
-      const key = order[this.orderHead]!;
-      const entry = this.counts.get(key);
-      if (entry === undefined || entry.use !== this.orderUse[this.orderHead]) continue; // used again later
+    for (let key = this.order.oldest(); key !== undefined; key = this.order.oldest()) {
+      const entry = this.counts.get(key)!;
       const expired = now - entry.issued * 1000 > this.lifetimeMs;
       if (!expired && this.counts.size <= this.maxTracked) break;
       this.counts.delete(key);
       this.evictedThrough = Math.max(this.evictedThrough, entry.issued);
     }
-    // The places read are dropped once they are half the array; places gone stale (nonces used again and again,
-    // nc 2, 3, ...) once they outnumber the nonces twice over: the order is then made again from the entries.
-    if (order.length - this.orderHead > 2 * Math.max(this.counts.size, 4096)) {
-      const live = [...this.counts.values()].sort((a, b) => a.use - b.use);
-      this.order = live.map((e) => e.key);
-      this.orderUse = live.map((e) => e.use);
-      this.orderHead = 0;
-    } else if (this.orderHead > 4096 && this.orderHead * 2 > order.length) {
-      this.order = order.slice(this.orderHead);
-      this.orderUse = this.orderUse.slice(this.orderHead);
-      this.orderHead = 0;
-    }
+    this.order.compact();
   }
 
   /** The nonce's issue time in seconds when its tag is right for this secret, realm and algorithm. */
@@ -712,8 +687,10 @@ export interface TarpitSnapshot {
  */
 export class FailureTarpit {
   readonly options: TarpitOptions;
-  /** Least recently failing first. blockedUntil 0: not blocked. */
-  private readonly sources = new Map<string, { failures: number; last: number; blockedUntil: number }>();
+  /** blockedUntil 0: not blocked. */
+  private readonly sources = new Map<string, { failures: number; last: number; blockedUntil: number; use: number }>();
+  /** The sources, least recently failing first. */
+  private readonly order = new RecencyOrder(this.sources);
 
   constructor(options: Partial<TarpitOptions> = {}) {
     this.options = { ...DEFAULT_TARPIT, ...options };
@@ -727,9 +704,9 @@ export class FailureTarpit {
     if (prior && prior.blockedUntil > now) return { delayMs: 0, blocked: true, firstBlock: false };
     const continuing = prior !== undefined && prior.blockedUntil === 0 && now - prior.last <= o.windowMs;
     const failures = continuing ? prior.failures + 1 : 1;
-    const entry = { failures, last: now, blockedUntil: failures >= o.blockAfter ? now + o.blockMs : 0 };
-    this.sources.delete(source);
+    const entry = { failures, last: now, blockedUntil: failures >= o.blockAfter ? now + o.blockMs : 0, use: 0 };
     this.sources.set(source, entry);
+    this.order.touch(source, entry);
     this.evict(now);
     if (entry.blockedUntil) return { delayMs: 0, blocked: true, firstBlock: true };
     return { delayMs: this.delayFor(failures), blocked: false, firstBlock: false };
@@ -766,15 +743,17 @@ export class FailureTarpit {
   }
 
   private evict(now: number): void {
+    // The least recently failing source goes, unless it is blocked: a blocked one is passed over (put back as if
+    // it had just failed) until every entry has been, and only then is the oldest blocked one forgotten.
+    let passedOver = 0;
     while (this.sources.size > this.options.maxSources) {
-      let victim: string | undefined;
-      for (const [key, e] of this.sources) {
-        if (e.blockedUntil <= now) {
-          victim = key;
-          break;
-        }
-      }
-      this.sources.delete(victim ?? this.sources.keys().next().value!);
+      const key = this.order.oldest()!;
+      const entry = this.sources.get(key)!;
+      if (entry.blockedUntil > now && passedOver < this.sources.size) {
+        passedOver++;
+        this.order.touch(key, entry);
+      } else this.sources.delete(key);
     }
+    this.order.compact();
   }
 }

@@ -640,6 +640,30 @@ describe('SIP digest authentication', () => {
       assert.equal(tarpit.isBlocked(SRC, T0 + 1004), false);
     });
 
+    it('with 5,000 sources blocked, a flood of 30,000 new ones keeps every block and the newest sources; only a table all blocked forgets a block, the oldest', () => {
+      const tarpit = new FailureTarpit();
+      let now = T0;
+      const blocked = (s: number) => `10.1.${s >> 8}.${s & 255}`;
+      for (let s = 0; s < 5000; s++) for (let i = 0; i < 30; i++) tarpit.onFailure(blocked(s), now++);
+      for (let i = 0; i < 30_000; i++) tarpit.onFailure(`10.2.${(i >> 8) & 255}.${i & 255}.${i >> 16}`, now++);
+      const snap = tarpit.snapshot(now);
+      assert.equal(snap.sources, 10_000);
+      assert.equal(snap.blocked, 5000, 'no block washed out');
+      for (let s = 0; s < 5000; s += 499) assert.equal(tarpit.isBlocked(blocked(s), now), true);
+      // The 5,000 newest flood sources are remembered: a sixth failure of the newest is delayed.
+      const newest = `10.2.${(29_999 >> 8) & 255}.${29_999 & 255}.0`;
+      for (let i = 0; i < 4; i++) assert.equal(tarpit.onFailure(newest, now++).delayMs, 0);
+      assert.equal(tarpit.onFailure(newest, now++).delayMs, 500);
+      // A small table: a source not blocked goes before any blocked one (d's failure is forgotten at once)...
+      const small = new FailureTarpit({ maxSources: 3, blockAfter: 2 });
+      for (const src of ['a', 'b', 'c', 'd']) for (let i = 0; i < 2; i++) small.onFailure(src, T0 + i);
+      assert.deepEqual(['a', 'b', 'c', 'd'].map((src) => small.isBlocked(src, T0 + 10)), [true, true, true, false]);
+      // ...and once every entry is blocked, the one blocked longest ago makes room.
+      const full = new FailureTarpit({ maxSources: 3, blockAfter: 1 });
+      for (const src of ['a', 'b', 'c', 'd']) full.onFailure(src, T0);
+      assert.deepEqual(['a', 'b', 'c', 'd'].map((src) => full.isBlocked(src, T0 + 10)), [false, true, true, true]);
+    });
+
     it('memory stays bounded with 20,000 sources, and a flood of new sources does not wash out a block', () => {
       const tarpit = new FailureTarpit();
       for (let i = 0; i < 30; i++) tarpit.onFailure(SRC, T0 + i);
