@@ -29,7 +29,6 @@ import { Session } from 'node:inspector/promises';
 import { monitorEventLoopDelay, constants as perfConstants, PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import * as v8 from 'node:v8';
-import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { silentLogger } from '../../src/app/log.js';
 import { serve, type RunningOutpost } from '../../src/app/serve.js';
@@ -61,7 +60,7 @@ for (const [name, v, min] of [['users', USERS, 10], ['rate', RATE, 10], ['second
 const REALM = 'outpost';
 const HOST = '127.0.0.1';
 /** A full GC before each run, so what the driver built beforehand is old and costs the run's scavenges nothing. */
-setFlagsFromString('--expose-gc');
+v8.setFlagsFromString('--expose-gc');
 const fullGc = runInNewContext('gc') as () => void;
 const md5 = (s: string) => createHash('md5').update(s).digest('hex');
 

@@ -94,11 +94,10 @@ function shown(text: string): string {
 // Responses (RFC 2617 §3.2.2.1, RFC 7616 §3.4.1)
 
 /**
- * Recent HA1s (one per line and algorithm) and HA2s (a phone uses one or two digest-uris): the same come back at
- * every registration. Bounded, emptied when full: a client that answers challenges with made-up uris can only
- * cycle the HA2 map (4,096 entries of at most 256 characters).
+ * Recent HA2s (a phone uses one or two digest-uris): the same come back at every registration. Bounded, emptied
+ * when full: a client that answers challenges with made-up uris can only cycle it (4,096 entries of at most 256
+ * characters). HA1s are kept by their holder (the SIP service, per line and password), not here.
  */
-const HA1_MEMO = { map: new Map<string, string>(), limit: 50_000 };
 const HA2_MEMO = { map: new Map<string, string>(), limit: 4_096 };
 
 function memo(memoised: { map: Map<string, string>; limit: number }, key: string, compute: () => string): string {
@@ -113,8 +112,7 @@ function memo(memoised: { map: Map<string, string>; limit: number }, key: string
 
 /** HA1 = H(username:realm:password): what a registrar may cache per line and algorithm instead of the password. */
 export function computeHA1(algorithm: DigestAlgorithm, username: string, realm: string, password: string): string {
-  const text = `${username}:${realm}:${password}`;
-  return memo(HA1_MEMO, `${algorithm}\0${text}`, () => hash(algorithm, text));
+  return hash(algorithm, `${username}:${realm}:${password}`);
 }
 
 /** What a response covers besides HA1. Without qop it is the RFC 2069 form and nc, cnonce are not used. */
