@@ -469,6 +469,11 @@ export interface DigestCredentials {
  * values make sense together is `verify`'s. Unknown parameters (auth-param extensions) are ignored.
  */
 export function parseCredentials(value: string): DigestCredentials | string {
+  return commonCredentials(value) ?? parseCredentialsGeneral(value);
+}
+
+/** The general reader behind parseCredentials, for every form the grammar allows (exported for its tests). */
+export function parseCredentialsGeneral(value: string): DigestCredentials | string {
   const params = parseDigestParams(value);
   if (typeof params === 'string') return params;
   const missing = ['username', 'realm', 'nonce', 'uri', 'response'].filter((n) => !params.has(n));
@@ -485,6 +490,98 @@ export function parseCredentials(value: string): DigestCredentials | string {
     qop: params.get('qop'),
     nc: params.get('nc'),
   };
+}
+
+/**
+ * Credentials in the form phones send, read in one pass without splitting: `Digest` then `name=value` pairs
+ * separated by commas, each name one of the ten parameters of DigestCredentials, values in quotes without
+ * quoted-pairs or tokens, all ASCII, each at most once, the five required ones present. Anything else
+ * (undefined) is left to parseCredentialsGeneral, which gives the same result for what this accepts (tested
+ * against it).
+ */
+function commonCredentials(value: string): DigestCredentials | undefined {
+  const n = value.length;
+  if (n > MAX_CREDENTIALS_LENGTH) return undefined;
+  let i = 0;
+  while (i < n && isLws(value.charCodeAt(i))) i++;
+  // "Digest", in any case, then linear white space.
+  if (n - i < 8 || (value.charCodeAt(i) | 0x20) !== 100 || (value.charCodeAt(i + 1) | 0x20) !== 105 || (value.charCodeAt(i + 2) | 0x20) !== 103
+    || (value.charCodeAt(i + 3) | 0x20) !== 101 || (value.charCodeAt(i + 4) | 0x20) !== 115 || (value.charCodeAt(i + 5) | 0x20) !== 116
+    || !isLws(value.charCodeAt(i + 6))) return undefined;
+  i += 7;
+  let username: string | undefined;
+  let realm: string | undefined;
+  let nonce: string | undefined;
+  let uri: string | undefined;
+  let response: string | undefined;
+  let algorithm: string | undefined;
+  let cnonce: string | undefined;
+  let opaque: string | undefined;
+  let qop: string | undefined;
+  let nc: string | undefined;
+  for (;;) {
+    while (i < n && isLws(value.charCodeAt(i))) i++;
+    if (i === n) break;
+    const nameAt = i;
+    while (i < n && isTokenChar(value.charCodeAt(i))) i++;
+    if (i === nameAt) return undefined;
+    const name = value.slice(nameAt, i).toLowerCase();
+    while (i < n && isLws(value.charCodeAt(i))) i++;
+    if (value.charCodeAt(i) !== 61) return undefined; // =
+    i++;
+    while (i < n && isLws(value.charCodeAt(i))) i++;
+    let v: string;
+    if (value.charCodeAt(i) === 34) {
+      const from = ++i;
+      for (;;) {
+        if (i === n) return undefined;
+        const c = value.charCodeAt(i);
+        if (c === 34) break;
+        if (c === 92 || c > 0x7e) return undefined; // a quoted-pair, or a byte that may be UTF-8
+        i++;
+      }
+      v = value.slice(from, i++);
+    } else {
+      const from = i;
+      for (;;) {
+        const c = value.charCodeAt(i);
+        // Printable ASCII but for the separators the general reader treats specially: " , < >
+        if (!(c > 32 && c < 127) || c === 34 || c === 44 || c === 60 || c === 62) break;
+        i++;
+      }
+      if (i === from) return undefined;
+      v = value.slice(from, i);
+    }
+    while (i < n && isLws(value.charCodeAt(i))) i++;
+    if (i < n) {
+      if (value.charCodeAt(i) !== 44) return undefined; // ,
+      i++;
+    }
+    switch (name) {
+      case 'username': if (username !== undefined) return undefined; username = v; break;
+      case 'realm': if (realm !== undefined) return undefined; realm = v; break;
+      case 'nonce': if (nonce !== undefined) return undefined; nonce = v; break;
+      case 'uri': if (uri !== undefined) return undefined; uri = v; break;
+      case 'response': if (response !== undefined) return undefined; response = v; break;
+      case 'algorithm': if (algorithm !== undefined) return undefined; algorithm = v; break;
+      case 'cnonce': if (cnonce !== undefined) return undefined; cnonce = v; break;
+      case 'opaque': if (opaque !== undefined) return undefined; opaque = v; break;
+      case 'qop': if (qop !== undefined) return undefined; qop = v; break;
+      case 'nc': if (nc !== undefined) return undefined; nc = v; break;
+      default: return undefined;
+    }
+  }
+  if (username === undefined || realm === undefined || nonce === undefined || uri === undefined || response === undefined) return undefined;
+  return { username, realm, nonce, uri, response, algorithm, cnonce, opaque, qop, nc };
+}
+
+function isLws(c: number): boolean {
+  return c === 32 || c === 9;
+}
+
+/** token (RFC 3261 §25.1): alphanumerics and - . ! % * _ + ` ' ~ */
+function isTokenChar(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 45 || c === 46 || c === 33 || c === 37 || c === 42 || c === 95 || c === 43 || c === 96 || c === 39 || c === 126;
 }
 
 export interface DigestChallenge {

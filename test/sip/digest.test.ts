@@ -17,6 +17,7 @@ import {
   computeResponseFromHA1,
   parseChallenge,
   parseCredentials,
+  parseCredentialsGeneral,
   redactAuthorization,
   verify,
   type DigestAlgorithm,
@@ -393,6 +394,44 @@ describe('SIP digest authentication', () => {
         assert.doesNotThrow(() => parseChallenge(s), JSON.stringify(s));
         assert.doesNotThrow(() => redactAuthorization(s), JSON.stringify(s));
       }
+    });
+
+    it('reads the common form as the general reader does, whatever the variation', () => {
+      // parseCredentials reads the form phones send in one pass and leaves the rest to the general reader: both
+      // must agree on every input, accepted or refused.
+      let seed = 777;
+      const next = (n: number): number => {
+        // mulberry32: well spread in every bit, unlike a small-modulus LCG's low bits.
+        seed = (seed + 0x6d2b79f5) | 0;
+        let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+        t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+        return Math.floor((((t ^ (t >>> 14)) >>> 0) / 2 ** 32) * n);
+      };
+      const pick = <T>(xs: readonly T[]): T => xs[next(xs.length)]!;
+      const names = ['username', 'realm', 'nonce', 'uri', 'response', 'algorithm', 'cnonce', 'opaque', 'qop', 'nc', 'USERNAME', 'Realm', 'foo', 'nonce'];
+      const values = ['"201"', '201', '"outpost"', '"sip:10.0.0.1"', 'sip:10.0.0.1', '"a,b"', '"a\\"b"', '"é"', '"\xc3\xa9"', '00000001', 'auth', '"auth"', '""', '',
+        '"a<b>"', '<a,b>', 'a"b', '"x" y', '"\x00"', 'MD5', '"\xa0"', 'a\\b', '"a\\\\b"', '"unterminated'];
+      const gaps = ['', ' ', '\t', '  ', '\r\n ', '\xa0'];
+      let accepted = 0;
+      for (let i = 0; i < 20_000; i++) {
+        const usual = next(2) === 0;
+        let s = `${pick(['', ' ', '\t'])}${usual ? pick(['Digest', 'digest', 'DIGEST']) : pick(['Digest', 'Digestx', 'Basic'])}${pick([' ', '  ', '\t', usual ? ' ' : ''])}`;
+        const required = ['username', 'realm', 'nonce', 'uri', 'response', 'algorithm', 'cnonce', 'opaque', 'qop', 'nc'];
+        const count = next(8) === 0 ? next(12) : 5 + next(6);
+        // Half the variants keep to the usual shapes, with now and then one odd part; the rest are anything.
+        for (let k = 0; k < count; k++) {
+          const odd = !usual || next(12) === 0;
+          const name = (k < 5 || !odd) && next(12) > 0 ? required[k]! : pick(names);
+          const value = !odd ? pick(['"v"', 'v1', '"a,b"', '"sip:10.0.0.1"', '00000001']) : pick(values);
+          const gap = (): string => (odd ? pick(gaps) : pick(['', ' ']));
+          s += `${k ? `${gap()}${odd ? pick([',', ',', ',', ',,', '']) : ','}${gap()}` : ''}${name}${odd ? pick(['', '', ' ']) : ''}=${odd ? pick(['', '', ' ']) : ''}${value}`;
+        }
+        s += pick(['', '', ',', ' ', ', ']);
+        const general = parseCredentialsGeneral(s);
+        assert.deepStrictEqual(parseCredentials(s), general, JSON.stringify(s));
+        if (typeof general === 'object') accepted++;
+      }
+      assert.ok(accepted > 2_000, `only ${accepted} of the variants were valid credentials: the comparison would say little`);
     });
 
     it('the length limit is the documented one', () => {
