@@ -9,7 +9,7 @@
  */
 import * as crypto from 'node:crypto';
 import { createHash, createHmac, createSecretKey, randomBytes, randomFillSync, type KeyObject } from 'node:crypto';
-import { HeaderError, isToken, quote, splitOutside, unquote } from './headers.js';
+import { HeaderError, isLws, isToken, isTokenCode, quote, splitOutside, unquote } from './headers.js';
 import { RecencyOrder } from './recency.js';
 
 export type DigestAlgorithm = 'MD5' | 'SHA-256';
@@ -523,7 +523,7 @@ function commonCredentials(value: string): DigestCredentials | undefined {
     while (i < n && isLws(value.charCodeAt(i))) i++;
     if (i === n) break;
     const nameAt = i;
-    while (i < n && isTokenChar(value.charCodeAt(i))) i++;
+    while (i < n && isTokenCode(value.charCodeAt(i))) i++;
     if (i === nameAt) return undefined;
     const name = value.slice(nameAt, i).toLowerCase();
     while (i < n && isLws(value.charCodeAt(i))) i++;
@@ -573,15 +573,6 @@ function commonCredentials(value: string): DigestCredentials | undefined {
   }
   if (username === undefined || realm === undefined || nonce === undefined || uri === undefined || response === undefined) return undefined;
   return { username, realm, nonce, uri, response, algorithm, cnonce, opaque, qop, nc };
-}
-
-function isLws(c: number): boolean {
-  return c === 32 || c === 9;
-}
-
-/** token (RFC 3261 §25.1): alphanumerics and - . ! % * _ + ` ' ~ */
-function isTokenChar(c: number): boolean {
-  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 45 || c === 46 || c === 33 || c === 37 || c === 42 || c === 95 || c === 43 || c === 96 || c === 39 || c === 126;
 }
 
 export interface DigestChallenge {

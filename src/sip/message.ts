@@ -372,7 +372,7 @@ function essentialsFailed(msg: SipMessage, message: string): never {
   throw new SipParseError(message, { startLine: startLineOf(msg), headers: msg.headers });
 }
 
-function tagOf(params: Map<string, string | null>): string | undefined {
+function tagOf(params: ReadonlyMap<string, string | null>): string | undefined {
   return params.get('tag') ?? undefined;
 }
 

@@ -98,12 +98,14 @@ function stampTopVia(req: SipRequest, remote: Remote): Via {
   const first = req.headers.get('Via');
   // The usual case, a first Via line with one value: stamped in place. Several values in the line: split first.
   const values = first !== undefined && first !== '' && !first.includes(',') ? undefined : req.headers.values('Via');
-  const top = parseVia(values ? values[0]! : first!);
-  const host = top.host.replace(/^\[|\]$/g, '');
+  const parsed = parseVia(values ? values[0]! : first!);
+  const host = parsed.host.replace(/^\[|\]$/g, '');
   // Only the source counts: a received or rport value the sender wrote itself would aim the answer elsewhere.
-  if (host !== remote.address) top.params.set('received', remote.address);
-  else top.params.delete('received');
-  if (top.params.has('rport')) top.params.set('rport', String(remote.port));
+  const params = new Map(parsed.params);
+  if (host !== remote.address) params.set('received', remote.address);
+  else params.delete('received');
+  if (params.has('rport')) params.set('rport', String(remote.port));
+  const top: Via = { ...parsed, params };
   if (!values) {
     req.headers.replaceFirst('Via', formatVia(top));
     return top;

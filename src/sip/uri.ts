@@ -17,7 +17,8 @@ export interface SipUri {
    * URI parameters; names and values %-decoded once (RFC 3986: never recursively, so `v%2541` is `v%41`),
    * one character per octet; names lowercased, a parameter without a value maps to null.
    */
-  params: Map<string, string | null>;
+  /** Read-only (NO_PARAMS when there are none). */
+  params: ReadonlyMap<string, string | null>;
   /** `?h=v&...` headers, as written. */
   headers: string | undefined;
 }
@@ -144,15 +145,36 @@ export function splitHostPort(text: string): { host: string; port: number | unde
   return { host: host.toLowerCase(), port };
 }
 
+/** A map that refuses every change: NO_PARAMS. */
+class ReadonlyParams extends Map<string, string | null> {
+  override set(key: string): this {
+    throw new TypeError(`parameters of a parsed value are read-only (set ${key})`);
+  }
+
+  override delete(key: string): boolean {
+    throw new TypeError(`parameters of a parsed value are read-only (delete ${key})`);
+  }
+
+  override clear(): void {
+    throw new TypeError('parameters of a parsed value are read-only (clear)');
+  }
+}
+
+/**
+ * No parameters: the one map of every parsed URI and header value that has none (most have none, and a Map costs
+ * some 400 bytes). Parsed parameters are read-only; copy them to change them.
+ */
+export const NO_PARAMS: ReadonlyMap<string, string | null> = new ReadonlyParams();
+
 /** Decodes every `%HH` once, one character per octet. */
 function percentDecode(text: string): string {
   return text.replace(/%([0-9A-Fa-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
 }
 
 /** `a;b=c` (the text after the first ';'); undefined: no parameters at all. */
-function parseUriParams(text: string | undefined): Map<string, string | null> {
+function parseUriParams(text: string | undefined): ReadonlyMap<string, string | null> {
+  if (text === undefined) return NO_PARAMS;
   const params = new Map<string, string | null>();
-  if (text === undefined) return params;
   for (const part of text.split(';')) {
     const eq = part.indexOf('=');
     const rawName = eq < 0 ? part : part.slice(0, eq);
@@ -188,7 +210,7 @@ function escapeParam(text: string): string {
   return text.replace(/[^A-Za-z0-9\-_.!~*'()[\]/:&+$]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
 }
 
-function formatParams(params: Map<string, string | null>): string {
+function formatParams(params: ReadonlyMap<string, string | null>): string {
   let out = '';
   for (const [k, v] of params) out += v === null ? `;${escapeParam(k)}` : `;${escapeParam(k)}=${escapeParam(v)}`;
   return out;

@@ -17,6 +17,8 @@ import {
   parseMaxForwards,
   parseNameAddr,
   parseParams,
+  parseParamsGeneral,
+  NO_PARAMS,
   parseSipDate,
   parseVia,
   splitOutside,
@@ -1129,6 +1131,45 @@ describe('header values', () => {
     for (const bad of ['Sat, 13 Nov 2010 23:29:00 UTC', 'Fri, 13 Nov 2010 23:29:00 GMT', 'Sat, 31 Nov 2010 23:29:00 GMT', 'Sat, 13 Nov 2010 24:00:00 GMT', '13 Nov 2010']) {
       assert.throws(() => parseSipDate(bad), HeaderError, bad);
     }
+  });
+
+  it('parseParams reads the usual form as the general reader does, accepted or refused, and shares one map for none', () => {
+    let seed = 99;
+    const next = (n: number): number => {
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return Math.floor((((t ^ (t >>> 14)) >>> 0) / 2 ** 32) * n);
+    };
+    const pieces = [';', ';', ';', 'tag', 'branch', 'z9hG4bK-77', 'rport', 'RPort', 'expires', '=', '=', '3600', 'q', '0.5', ' ', '\t', '"', '"a;b"',
+      ',', '<', '>', '\\', '\xe9', '\x00', 'lr', '%41', 'a=b=c', '~', '@'];
+    const outcome = (f: () => ReadonlyMap<string, string | null>): string => {
+      try {
+        return JSON.stringify([...f()]);
+      } catch (err) {
+        return `${(err as Error).constructor.name}: ${(err as Error).message}`;
+      }
+    };
+    let accepted = 0;
+    for (let i = 0; i < 30_000; i++) {
+      // Parameters as phones write them, with now and then an odd piece in or instead of one of their parts.
+      let s = '';
+      const odd = (usual: string): string => (next(8) === 0 ? pieces[next(pieces.length)]! : usual);
+      const n = 1 + next(4);
+      for (let k = 0; k < n; k++) {
+        s += odd(';') + odd(['tag', 'branch', 'rport', 'RPort', 'expires', 'q', 'lr', 'x~y'][next(8)]!);
+        if (next(3) > 0) s += odd('=') + odd(['1234', 'z9hG4bK-77', '3600', '0.5', '', 'a=b', 'sip:x@y', '\\'][next(8)]!);
+      }
+      if (next(10) === 0) s += odd(';');
+      const general = outcome(() => parseParamsGeneral(s));
+      assert.equal(outcome(() => parseParams(s)), general, JSON.stringify(s));
+      if (general.startsWith('[')) accepted++;
+    }
+    assert.ok(accepted > 3_000, `only ${accepted} accepted: the comparison would say little`);
+    assert.equal(parseParams(''), NO_PARAMS);
+    assert.equal(parseUri('sip:111@10.0.0.1').params, NO_PARAMS);
+    assert.throws(() => (NO_PARAMS as Map<string, string | null>).set('x', 'y'), TypeError);
+    assert.equal(NO_PARAMS.size, 0);
   });
 
   it('parseParams and unquote', () => {
