@@ -318,22 +318,41 @@ export interface Via {
   params: ReadonlyMap<string, string | null>;
 }
 
+/** The transports a Via names as phones write them, after `SIP/2.0/`: the same text, one string each. */
+const USUAL_VIA_TRANSPORTS = new Map(['UDP', 'TCP', 'TLS'].map((t) => [t, t]));
+
 /** `SIP / 2.0 / UDP host:port;branch=...` with any LWS around the slashes (RFC 4475 §3.1.1.1). */
 export function parseVia(value: string): Via {
-  const m = /^[ \t]*([A-Za-z0-9\-.!%*_+`'~]+)[ \t]*\/[ \t]*([A-Za-z0-9\-.!%*_+`'~]+)[ \t]*\/[ \t]*([A-Za-z0-9\-.!%*_+`'~]+)[ \t]+(.*)$/s.exec(value);
-  if (!m) throw new HeaderError(`bad Via "${trimLws(value)}"`);
-  const rest = trimLws(m[4]!);
+  let protocol: string;
+  let transport: string;
+  let rest: string;
+  // The usual `SIP/2.0/UDP ` (TCP, TLS) needs no pattern.
+  const usual = value.length > 12 && value.charCodeAt(11) === 32 && value.startsWith('SIP/2.0/') ? USUAL_VIA_TRANSPORTS.get(value.slice(8, 11)) : undefined;
+  if (usual !== undefined) {
+    protocol = 'SIP/2.0';
+    transport = usual;
+    rest = trimLws(value.slice(12));
+  } else {
+    const m = /^[ \t]*([A-Za-z0-9\-.!%*_+`'~]+)[ \t]*\/[ \t]*([A-Za-z0-9\-.!%*_+`'~]+)[ \t]*\/[ \t]*([A-Za-z0-9\-.!%*_+`'~]+)[ \t]+(.*)$/s.exec(value);
+    if (!m) throw new HeaderError(`bad Via "${trimLws(value)}"`);
+    protocol = `${m[1]!.toUpperCase()}/${m[2]}`;
+    transport = m[3]!.toUpperCase();
+    rest = trimLws(m[4]!);
+  }
   const semi = rest.indexOf(';');
   // LWS is allowed around the colon of sent-by (COLON = SWS ":" SWS), nowhere else in it.
-  const sentBy = trimLws(semi < 0 ? rest : rest.slice(0, semi)).replace(/[ \t]*:[ \t]*/, ':');
-  if (/[ \t]/.test(sentBy)) throw new HeaderError(`bad Via sent-by "${sentBy}"`);
+  let sentBy = trimLws(semi < 0 ? rest : rest.slice(0, semi));
+  if (/[ \t]/.test(sentBy)) {
+    sentBy = sentBy.replace(/[ \t]*:[ \t]*/, ':');
+    if (/[ \t]/.test(sentBy)) throw new HeaderError(`bad Via sent-by "${sentBy}"`);
+  }
   let hp: { host: string; port: number | undefined };
   try {
     hp = splitHostPort(sentBy);
   } catch (err) {
     throw new HeaderError(`bad Via sent-by: ${(err as Error).message}`);
   }
-  return { protocol: `${m[1]!.toUpperCase()}/${m[2]}`, transport: m[3]!.toUpperCase(), host: hp.host, port: hp.port, params: parseParams(semi < 0 ? '' : rest.slice(semi)) };
+  return { protocol, transport, host: hp.host, port: hp.port, params: parseParams(semi < 0 ? '' : rest.slice(semi)) };
 }
 
 export function formatVia(via: Via): string {

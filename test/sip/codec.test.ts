@@ -1098,6 +1098,21 @@ describe('header values', () => {
     assert.throws(() => parseAddress('<sip:bad host>'), HeaderError);
   });
 
+  it('parseVia: the usual `SIP/2.0/UDP ` start reads as the general form does', () => {
+    // The usual start is read without the pattern; spaces around the slashes take the general way: same result.
+    for (const rest of ['10.0.0.5:5062;branch=z9hG4bK-1;rport', 'h.example.com;branch=z9hG4bK-2', '[2001:db8::1]:5060;received=10.0.0.1', 'a.b : 5070 ;branch=x', '  10.0.0.5;rport=5']) {
+      for (const transport of ['UDP', 'TCP', 'TLS']) {
+        const usual = parseVia(`SIP/2.0/${transport} ${rest}`);
+        assert.deepEqual(usual, parseVia(`SIP / 2.0 / ${transport} ${rest}`), rest);
+        assert.equal(usual.protocol, 'SIP/2.0');
+        assert.equal(usual.transport, transport);
+      }
+    }
+    assert.equal(parseVia('sip/2.0/udp 10.0.0.5').transport, 'UDP');
+    assert.throws(() => parseVia('SIP/2.0/UDP 10.0.0.5 6;branch=x'), /sent-by/);
+    assert.throws(() => parseVia('SIP/2.0/UDP '), HeaderError);
+  });
+
   it('parseVia: received and rport', () => {
     const v = parseVia('SIP/2.0/UDP 192.0.2.1:5060;received=198.51.100.7;rport=40123;branch=z9hG4bK776asdhds');
     assert.deepEqual([v.protocol, v.transport, v.host, v.port], ['SIP/2.0', 'UDP', '192.0.2.1', 5060]);
