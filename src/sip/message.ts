@@ -170,7 +170,47 @@ const LF_CRLF = Buffer.from('\n\r\n', 'latin1');
 const LF_LF = Buffer.from('\n\n', 'latin1');
 
 /** The start line and the header lines of the header section (without its blank line); bad lines are reported, not kept. */
-function readHead(head: string): { startLine: string; headers: Headers; errors: string[] } {
+export function readHead(head: string): { startLine: string; headers: Headers; errors: string[] } {
+  // One pass, names and values cut straight from the text. A folded line, a line without a name and a colon, or
+  // too many lines: the general reader, which unfolds and says what is wrong.
+  const headers = new Headers();
+  let lf = head.indexOf('\n');
+  if (lf < 0) return { startLine: head, headers, errors: [] };
+  const startLine = head.slice(0, lf > 0 && head.charCodeAt(lf - 1) === 13 ? lf - 1 : lf);
+  let count = 0;
+  for (let from = lf + 1; from <= head.length; from = lf + 1) {
+    lf = head.indexOf('\n', from);
+    const end = lf < 0 ? head.length : lf > from && head.charCodeAt(lf - 1) === 13 ? lf - 1 : lf;
+    const colon = head.indexOf(':', from);
+    if (colon <= from || colon >= end || ++count > LIMITS.headerLines) return readHeadGeneral(head);
+    let nameEnd = colon;
+    while (nameEnd > from && isLws(head.charCodeAt(nameEnd - 1))) nameEnd--;
+    for (let i = from; i < nameEnd; i++) if (!isTokenChar(head.charCodeAt(i))) return readHeadGeneral(head);
+    if (nameEnd === from) return readHeadGeneral(head);
+    let valueAt = colon + 1;
+    let valueEnd = end;
+    while (valueAt < valueEnd && isLws(head.charCodeAt(valueAt))) valueAt++;
+    while (valueEnd > valueAt && isLws(head.charCodeAt(valueEnd - 1))) valueEnd--;
+    headers.add(head.slice(from, nameEnd), head.slice(valueAt, valueEnd));
+    if (lf < 0) break;
+  }
+  return { startLine, headers, errors: [] };
+}
+
+/*
+ * isLws and isTokenChar are headers.ts's isLws and isTokenCode, repeated here on purpose: V8 did not inline the
+ * imported ones into this loop (readHead took 2.5 us a REGISTER with them, 1.2 with these).
+ */
+function isLws(c: number): boolean {
+  return c === 32 || c === 9;
+}
+
+function isTokenChar(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 45 || c === 46 || c === 33 || c === 37 || c === 42 || c === 95 || c === 43 || c === 96 || c === 39 || c === 126;
+}
+
+/** readHead for every form: folded lines unfolded, bad lines reported (exported for its tests). */
+export function readHeadGeneral(head: string): { startLine: string; headers: Headers; errors: string[] } {
   const lines: string[] = [];
   const errors: string[] = [];
   // Lines end at LF, with or without CR before it.

@@ -30,6 +30,8 @@ import {
   Headers,
   LIMITS,
   parseMessage,
+  readHead,
+  readHeadGeneral,
   replyHeaders,
   responseTo,
   serializeMessage,
@@ -1146,6 +1148,41 @@ describe('header values', () => {
     for (const bad of ['Sat, 13 Nov 2010 23:29:00 UTC', 'Fri, 13 Nov 2010 23:29:00 GMT', 'Sat, 31 Nov 2010 23:29:00 GMT', 'Sat, 13 Nov 2010 24:00:00 GMT', '13 Nov 2010']) {
       assert.throws(() => parseSipDate(bad), HeaderError, bad);
     }
+  });
+
+  it('readHead reads plain header lines as the general reader does, folded and broken ones included', () => {
+    let seed = 4242;
+    const next = (n: number): number => {
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return Math.floor((((t ^ (t >>> 14)) >>> 0) / 2 ** 32) * n);
+    };
+    const lines = ['Via: SIP/2.0/UDP 10.0.0.5;branch=z9hG4bK-1', 'v:SIP/2.0/UDP h', 'From : <sip:1@h>;tag=1', 'To:\t<sip:1@h> ', 'Call-ID: a@b', 'CSeq: 1 REGISTER',
+      'X-Empty:', 'Subject: a: b', 'User-Agent: Well SIP-T26P \xe9\r', 'i:x'];
+    const odd = [' folded', '\tfolded', '', 'no colon', ':no name', 'bad name: x', 'Na\x00me: x', 'X:\r', ' : x'];
+    const outcome = (f: () => { startLine: string; headers: Headers; errors: string[] }): string => {
+      try {
+        const r = f();
+        return JSON.stringify([r.startLine, r.headers.all(), r.errors]);
+      } catch (err) {
+        return `${(err as Error).constructor.name}: ${(err as Error).message}`;
+      }
+    };
+    let clean = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const n = next(8);
+      const parts = ['REGISTER sip:h SIP/2.0'];
+      for (let k = 0; k < n; k++) parts.push(next(6) === 0 ? odd[next(odd.length)]! : lines[next(lines.length)]!);
+      let head = parts.join(next(5) === 0 ? '\n' : '\r\n');
+      if (next(20) === 0) head += '\n';
+      const general = outcome(() => readHeadGeneral(head));
+      assert.equal(outcome(() => readHead(head)), general, JSON.stringify(head));
+      if (general.endsWith(',[]]')) clean++;
+    }
+    assert.ok(clean > 5_000, `only ${clean} heads without errors: the comparison would say little`);
+    const many = ['OPTIONS sip:h SIP/2.0', ...Array.from({ length: LIMITS.headerLines + 1 }, (_, k) => `X-${k}: ${k}`)].join('\r\n');
+    assert.throws(() => readHead(many), /more than 200 header lines/);
   });
 
   it('parseParams reads the usual form as the general reader does, accepted or refused, and shares one map for none', () => {
