@@ -378,26 +378,44 @@ export interface ChallengeOptions {
 export function challenge(options: ChallengeOptions): string[] {
   const now = options.now ?? Date.now();
   // In the order given: the site decides (legacy phones read only the first challenge, so MD5 leads by default).
-  const offered = [...new Set(options.algorithms)].filter((a) => ALGORITHMS.includes(a));
+  let offered = OFFERED.get(options.algorithms);
+  if (!offered) OFFERED.set(options.algorithms, (offered = [...new Set(options.algorithms)].filter((a) => ALGORITHMS.includes(a))));
   if (!offered.length) throw new Error('challenge: no digest algorithm to offer');
-  return offered.map((algorithm) => {
+  const out: string[] = [];
+  for (const algorithm of offered) {
     const nonce = options.issuer.issue(options.realm, algorithm, now);
-    // Everything but the nonce is the same for a realm, algorithm and opaque: made once (the nonce is ASCII).
-    const key = `${algorithm}\0${options.stale ? 1 : 0}\0${options.issuer.opaque}\0${options.realm}`;
-    let around = CHALLENGE_TEXT.get(key);
-    if (!around) {
-      // Only ever stale=true: stale=false is the default and some old phones choke on the explicit form.
-      const after = [`opaque="${options.issuer.opaque}"`, `algorithm=${algorithm}`, 'qop="auth"', ...(options.stale ? ['stale=true'] : [])];
-      around = [toWire(`Digest realm=${quote(options.realm)}, nonce="`), toWire(`", ${after.join(', ')}`)];
-      if (CHALLENGE_TEXT.size >= 64) CHALLENGE_TEXT.clear();
-      CHALLENGE_TEXT.set(key, around);
-    }
-    return around[0] + nonce + around[1];
-  });
+    const around = challengeText(algorithm, options.stale ?? false, options.issuer.opaque, options.realm);
+    out.push(around[0] + nonce + around[1]);
+  }
+  return out;
 }
 
-/** The text of a challenge before and after its nonce, per algorithm, staleness, opaque and realm. */
+/** The algorithms a list offers, per list (a site's list is one array for as long as the site is loaded). */
+const OFFERED = new WeakMap<readonly DigestAlgorithm[], DigestAlgorithm[]>();
+
+/**
+ * The text of a challenge before and after its nonce (everything but the nonce is the same for an algorithm,
+ * staleness, opaque and realm; the nonce is ASCII), made once; the last one asked for is looked up without
+ * building a key.
+ */
+function challengeText(algorithm: DigestAlgorithm, stale: boolean, opaque: string, realm: string): readonly [string, string] {
+  const last = lastChallengeText;
+  if (last && last.algorithm === algorithm && last.stale === stale && last.opaque === opaque && last.realm === realm) return last.around;
+  const key = `${algorithm}\0${stale ? 1 : 0}\0${opaque}\0${realm}`;
+  let around = CHALLENGE_TEXT.get(key);
+  if (!around) {
+    // Only ever stale=true: stale=false is the default and some old phones choke on the explicit form.
+    const after = [`opaque="${opaque}"`, `algorithm=${algorithm}`, 'qop="auth"', ...(stale ? ['stale=true'] : [])];
+    around = [toWire(`Digest realm=${quote(realm)}, nonce="`), toWire(`", ${after.join(', ')}`)];
+    if (CHALLENGE_TEXT.size >= 64) CHALLENGE_TEXT.clear();
+    CHALLENGE_TEXT.set(key, around);
+  }
+  lastChallengeText = { algorithm, stale, opaque, realm, around };
+  return around;
+}
+
 const CHALLENGE_TEXT = new Map<string, [string, string]>();
+let lastChallengeText: { algorithm: DigestAlgorithm; stale: boolean; opaque: string; realm: string; around: readonly [string, string] } | undefined;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Parsing

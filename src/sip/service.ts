@@ -14,7 +14,7 @@ import type { Binding } from '../store/bindings.js';
 import type { Line } from '../store/lines.js';
 import type { Store } from '../store/index.js';
 import type { VendorPlugin } from '../vendors/types.js';
-import { challenge, computeHA1, FailureTarpit, NonceIssuer, parseCredentials, redactAuthorization, verify, type DigestAlgorithm } from './digest.js';
+import { challenge, computeHA1, FailureTarpit, NonceIssuer, parseCredentials, redactAuthorization, verify, type DigestAlgorithm, type DigestCredentials } from './digest.js';
 import { parseMaxForwards, type Via } from './headers.js';
 import { essentials, replyHeaders, SipParseError, type Essentials, type SipRequest, type SipResponse } from './message.js';
 import { contactValues, processRegister } from './registrar.js';
@@ -238,7 +238,7 @@ export class SipService {
       return reply(400, 'Bad Max-Forwards');
     }
     if (this.looped(ess.vias)) return reply(482);
-    if (req.method === 'REGISTER' || req.method === 'OPTIONS') {
+    if ((req.method === 'REGISTER' || req.method === 'OPTIONS') && req.headers.has('Require')) {
       const required = req.headers.values('Require');
       if (required.length) return reply(420, undefined, [['Unsupported', required.join(', ')]]);
     }
@@ -379,10 +379,16 @@ export class SipService {
       tx.drop();
       return undefined; // silence: a blocked source learns nothing
     }
-    // Credentials for Outpost's realm (a phone may also carry the Centrex's).
-    const values = req.headers.lines(kind === 'www' ? 'Authorization' : 'Proxy-Authorization');
-    const parsed = values.map((v) => ({ raw: v, creds: parseCredentials(v) }));
-    const ours = parsed.find((p) => typeof p.creds !== 'string' && p.creds.realm === REALM) ?? parsed[0];
+    // Credentials for Outpost's realm (a phone may also carry the Centrex's), else the first ones given.
+    let ours: { raw: string; creds: DigestCredentials | string } | undefined;
+    for (const raw of req.headers.lines(kind === 'www' ? 'Authorization' : 'Proxy-Authorization')) {
+      const creds = parseCredentials(raw);
+      if (typeof creds !== 'string' && creds.realm === REALM) {
+        ours = { raw, creds };
+        break;
+      }
+      ours ??= { raw, creds };
+    }
     if (!ours) {
       if (kind === 'www') this.counters.registers.challenged++;
       // Answered statelessly: half of a registration storm is these, and keeping each for 32 s costs memory.

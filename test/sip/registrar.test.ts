@@ -420,6 +420,27 @@ describe('SIP registrar, end to end (sipp and hand-made datagrams against serve(
       }
     });
 
+    it("credentials for the Centrex's realm beside Outpost's: Outpost's count, whichever comes first", async () => {
+      const c = await client();
+      const user = 'h160';
+      const uri = `sip:${HOST}:${h.sipPort}`;
+      const centrex = `Digest username="${user}", realm="centrex.example", nonce="abc", uri="${uri}", response="${'0'.repeat(32)}", algorithm=MD5`;
+      for (const [n, order] of [[1, 'centrex first'], [3, 'ours first']] as const) {
+        const first = c.register(user, { callId: `two-realms-${n}`, cseq: 1, expires: 300 });
+        const challenge = await c.send(first.text, first.branch);
+        assert.equal(challenge?.status, 401, order);
+        const ours = digestAnswer(challenge!, user, pw(user), uri);
+        const both = n === 1 ? [centrex, ours] : [ours, centrex];
+        const second = c.register(user, { callId: `two-realms-${n}`, cseq: 2, expires: 300, extra: both.map((v) => `Authorization: ${v}`) });
+        const res = await c.send(second.text, second.branch);
+        assert.equal(res?.status, 200, `${order}: ${res?.raw}`);
+      }
+      // Only the Centrex's: challenged again (not refused as malformed), nothing more bound.
+      const only = c.register(user, { callId: 'two-realms-5', cseq: 1, expires: 300, authorization: centrex });
+      assert.equal((await c.send(only.text, only.branch))?.status, 401);
+      assert.equal((await bindingsOf(user)).length, 1);
+    });
+
     it('the tarpit: from the 6th wrong password one source is answered late, after 30 not at all; other sources are unaffected; no password is logged', async () => {
       const source = '127.0.0.77';
       const c = await client(source);
