@@ -294,14 +294,17 @@ export class NonceIssuer {
     if (!NONCE_TEXT.test(nonce)) return false;
     const count = nc ?? USED_UP;
     if (!Number.isInteger(count) || count < 1 || count > USED_UP) return false;
-    const seen = this.counts.get(nonce);
-    const issued = seen ? seen.issued : issueTime(Buffer.from(nonce, 'base64url'));
-    if (seen ? count <= seen.nc : issued <= this.evictedThrough) return false;
-    // Keyed by a copy of the nonce: a string of its own, not a slice keeping a whole received header alive.
-    let entry = seen;
-    if (entry) entry.nc = count;
-    else {
-      entry = { key: Buffer.from(nonce, 'latin1').toString('latin1'), issued, nc: count, use: 0 };
+    let entry = this.counts.get(nonce);
+    if (entry) {
+      if (count <= entry.nc) return false;
+      entry.nc = count;
+    } else {
+      const bytes = Buffer.from(nonce, 'base64url');
+      const issued = issueTime(bytes);
+      if (issued <= this.evictedThrough) return false;
+      // Keyed by a copy of the nonce (its bytes encoded again: NONCE_TEXT is canonical base64url, 36 bytes without
+      // padding), a string of its own, not a slice keeping a whole received header alive.
+      entry = { key: bytes.toString('base64url'), issued, nc: count, use: 0 };
       this.counts.set(entry.key, entry);
     }
     this.order.touch(entry.key, entry);

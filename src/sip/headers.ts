@@ -321,7 +321,10 @@ export interface Via {
 /** The transports a Via names as phones write them, after `SIP/2.0/`: the same text, one string each. */
 const USUAL_VIA_TRANSPORTS = new Map(['UDP', 'TCP', 'TLS'].map((t) => [t, t]));
 
-/** `SIP / 2.0 / UDP host:port;branch=...` with any LWS around the slashes (RFC 4475 §3.1.1.1). */
+/**
+ * `SIP / 2.0 / UDP host:port;branch=...` with any LWS around the slashes (RFC 4475 §3.1.1.1). The parameters are
+ * a new map for each call unless there are none (NO_PARAMS, shared): the transaction layer stamps its own.
+ */
 export function parseVia(value: string): Via {
   let protocol: string;
   let transport: string;

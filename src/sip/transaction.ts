@@ -5,7 +5,7 @@
  * (the npm `sip` package's leak). `size()` counts what is alive, so tests can see it return to zero.
  */
 import { randomFillSync } from 'node:crypto';
-import { formatVia, parseAddress, parseCSeq, parseVia, type Via } from './headers.js';
+import { formatVia, NO_PARAMS, parseAddress, parseCSeq, parseVia, type Via } from './headers.js';
 import { KeptAnswers } from './kept.js';
 import { Headers, parseMessage, responseTo, serializeHead, serializeMessage, type SipMessage, type SipRequest, type SipResponse } from './message.js';
 
@@ -101,7 +101,8 @@ function stampTopVia(req: SipRequest, remote: Remote): Via {
   const parsed = parseVia(values ? values[0]! : first!);
   const host = parsed.host.replace(/^\[|\]$/g, '');
   // Only the source counts: a received or rport value the sender wrote itself would aim the answer elsewhere.
-  const params = new Map(parsed.params);
+  // parseVia's map is this caller's own (a fresh parse), but for the one shared empty map.
+  const params = parsed.params === NO_PARAMS ? new Map<string, string | null>() : (parsed.params as Map<string, string | null>);
   if (host !== remote.address) params.set('received', remote.address);
   else params.delete('received');
   if (params.has('rport')) params.set('rport', String(remote.port));
