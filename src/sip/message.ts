@@ -43,8 +43,21 @@ function headerName(written: string): { name: string; key: string } {
 }
 
 /** Header fields in order, each as written (unfolded). Names are compared without regard to case. */
+/** A header line as Headers keeps it: canonical name, lookup key (lower case), value. */
+export interface HeaderEntry {
+  name: string;
+  key: string;
+  value: string;
+}
+
 export class Headers {
-  private readonly entries: Array<{ name: string; key: string; value: string }> = [];
+  private readonly entries: HeaderEntry[] = [];
+
+  /** Appends a copy of a line taken from another Headers (its name already canonical). */
+  addEntry(entry: Readonly<HeaderEntry>): this {
+    this.entries.push({ name: entry.name, key: entry.key, value: entry.value });
+    return this;
+  }
 
   /** Appends a header line. */
   add(name: string, value: string): this {
@@ -109,7 +122,7 @@ export class Headers {
   }
 
   /** Every line in order. */
-  all(): ReadonlyArray<{ name: string; value: string }> {
+  all(): ReadonlyArray<Readonly<HeaderEntry>> {
     return this.entries;
   }
 
@@ -466,18 +479,28 @@ export const REASON_PHRASES: Readonly<Record<number, string>> = {
  * (§8.2.6.1). Record-Route (§12.1.1) and anything else are the caller's to add. No body.
  */
 export function responseTo(request: SipRequest, status: number, reason?: string, options: { toTag?: string } = {}): SipResponse {
+  // One pass over the request's lines: every Via, and the first From, To, Call-ID, CSeq and Timestamp.
   const headers = new Headers();
-  for (const via of request.headers.lines('Via')) headers.add('Via', via);
-  const from = request.headers.get('From');
-  if (from !== undefined) headers.add('From', from);
-  const to = request.headers.get('To');
-  if (to !== undefined) headers.add('To', status > 100 && options.toTag !== undefined && !hasTag(to) ? `${to};tag=${options.toTag}` : to);
-  for (const name of ['Call-ID', 'CSeq']) {
-    const value = request.headers.get(name);
-    if (value !== undefined) headers.add(name, value);
+  let from: Readonly<HeaderEntry> | undefined;
+  let to: Readonly<HeaderEntry> | undefined;
+  let callId: Readonly<HeaderEntry> | undefined;
+  let cseq: Readonly<HeaderEntry> | undefined;
+  let timestamp: Readonly<HeaderEntry> | undefined;
+  for (const e of request.headers.all()) {
+    switch (e.key) {
+      case 'via': headers.addEntry(e); break;
+      case 'from': from ??= e; break;
+      case 'to': to ??= e; break;
+      case 'call-id': callId ??= e; break;
+      case 'cseq': cseq ??= e; break;
+      case 'timestamp': timestamp ??= e; break;
+    }
   }
-  const timestamp = request.headers.get('Timestamp');
-  if (status === 100 && timestamp !== undefined) headers.add('Timestamp', timestamp);
+  if (from) headers.addEntry(from);
+  if (to) headers.addEntry(status > 100 && options.toTag !== undefined && !hasTag(to.value) ? { ...to, value: `${to.value};tag=${options.toTag}` } : to);
+  if (callId) headers.addEntry(callId);
+  if (cseq) headers.addEntry(cseq);
+  if (status === 100 && timestamp) headers.addEntry(timestamp);
   return { kind: 'response', version: 'SIP/2.0', status, reason: reason ?? REASON_PHRASES[status] ?? '', headers, body: NO_BODY };
 }
 
