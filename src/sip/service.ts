@@ -455,13 +455,32 @@ export class SipService {
       if (device.lines.includes(line.ext) && device.ip === remote.address) return device.mac;
     }
     if (userAgent) {
-      for (const vendor of this.options.vendors) {
-        const mac = vendor.identifyUserAgent(userAgent)?.mac;
-        if (mac && snapshot.devices.has(mac)) return mac;
-      }
+      for (const mac of this.macsOfUserAgent(userAgent)) if (snapshot.devices.has(mac)) return mac;
     }
     return undefined;
   }
+
+  /**
+   * The MAC addresses a User-Agent names (Yealink's carries one), as each vendor plugin reads it: a phone sends the
+   * same User-Agent at every registration, so the answer is remembered (up to 4,096 User-Agents).
+   */
+  private macsOfUserAgent(userAgent: string): readonly Mac[] {
+    let macs = this.userAgentMacs.get(userAgent);
+    if (macs === undefined) {
+      const found: Mac[] = [];
+      for (const vendor of this.options.vendors) {
+        const mac = vendor.identifyUserAgent(userAgent)?.mac;
+        if (mac) found.push(mac);
+      }
+      macs = found;
+      if (this.userAgentMacs.size >= 4096) this.userAgentMacs.clear();
+      // Keyed by a copy: the header's text is a slice that would keep the whole request alive.
+      this.userAgentMacs.set(Buffer.from(userAgent, 'latin1').toString('latin1'), macs);
+    }
+    return macs;
+  }
+
+  private readonly userAgentMacs = new Map<string, readonly Mac[]>();
 
   private async deviceState(mac: string): Promise<void> {
     const registered = this.book.hasDevice(mac, this.now());
