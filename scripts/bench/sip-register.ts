@@ -56,7 +56,10 @@
  *     each at 50% of its own where that differs (at most 5,000/s: faster, the UAC itself sets the pace).
  *  The servers run on the first CPU this process may use; sipp, the UAC and this process (taskset -a -p) on the
  *  second. Every step reports the server's CPU, sipp's CPU, what other processes took on each core and, when that
- *  is more than 10%, the busiest of them. Every server and sipp runs in a session of its own; with --boost N they
+ *  is more than 10%, the busiest of them, and how fast the host was: after each step, with the server stopped, a
+ *  fixed loop on each core (coreLoopMs). This host's speed moves by up to 2x within minutes (a neighbour, steal
+ *  the guest does not see); when the median on the server's core differs by more than 10% between the two
+ *  ladders, the ratio is marked NOT A READING. Every server and sipp runs in a session of its own; with --boost N they
  *  run under `nice -n -N` and, where the kernel groups CPU time by session (autogroup), their session groups and
  *  this process's get nice -N too (put back on exit): plain nice does not count against other sessions there.
  *  --cpu-prof DIR restarts Outpost under `node --cpu-prof` once it has applied the site file and prints a summary
@@ -100,6 +103,8 @@ const CLEAN_ACHIEVED = 0.95;
  * load generator's core was busier than LOADGEN_BUSY (sipp could not have sent faster).
  */
 const DISTURBED = 0.15;
+/** The two ladders' host speed (median fixed-loop time on the server's core) may differ this much for a fair ratio. */
+const HOST_SPEED_TOLERANCE = 0.1;
 const LOADGEN_BUSY = 0.95;
 const FIRST_USER = 10000;
 const MEMORY_PASS_RATE = 1000;
@@ -246,6 +251,19 @@ function available(command: string, versionArgs: readonly string[]): string | un
 }
 
 // --- CPU pinning and accounting (as in dhcp.ts) ----------------------------------------------------------------
+
+/**
+ * A fixed integer loop's time on one core, ms (best of two, in a node of its own pinned there): the same work every
+ * time, so a larger figure means a slower host (a neighbour, CPU steal the guest does not see, a lower clock).
+ * The servers' CPU per registration moves with it; a ratio between ladders run at different host speeds is not a
+ * reading.
+ */
+function coreLoopMs(core: number): number | undefined {
+  const loop = 'let best=1e9;for(let k=0;k<2;k++){const t=process.hrtime.bigint();let x=0;for(let i=0;i<1e8;i++)x=(x+i*7)|0;best=Math.min(best,Number(process.hrtime.bigint()-t)/1e6);if(x===1)best=-1}process.stdout.write(String(best))';
+  const r = spawnSync('taskset', ['-c', String(core), process.execPath, '-e', loop], { encoding: 'utf8', timeout: 20_000 });
+  const ms = Number(r.stdout);
+  return r.status === 0 && r.stdout !== '' && Number.isFinite(ms) && ms > 0 ? ms : undefined;
+}
 
 interface Pinning {
   server: number;
@@ -864,6 +882,8 @@ interface Step {
   /** The busiest processes outside the benchmark meanwhile (any core). */
   topOthers: string;
   outpostCounters?: string;
+  /** A fixed loop's time on each core right after the step (ms; coreLoopMs): how fast the host was. */
+  hostLoop?: { server: number | undefined; loadgen: number | undefined };
 }
 
 interface Context {
@@ -953,7 +973,12 @@ async function runStep(ctx: Context, server: Server, pauseOthers: readonly Serve
   const achieved = sipp.achieved;
   const failedShare = sipp.created > 0 ? sipp.failed / sipp.created : 1;
   const target = jobs.reduce((s, j) => s + j.rate, 0);
+  // How fast the host is now, with the server stopped so the probe has its core to itself.
+  server.pause();
+  const hostLoop = { server: coreLoopMs(ctx.pinning.server), loadgen: coreLoopMs(ctx.pinning.loadgen) };
+  server.resume();
   return {
+    hostLoop,
     server: server.name,
     rate,
     attempt,
@@ -1550,6 +1575,23 @@ async function main(): Promise<number> {
       out(`NOTE: ${st.server} at ${fmtInt(st.rate)}/s failed with its own CPU at ${pct(st.serverCpu)} while the load generator's core was ${pct(genBusy)} busy (sipp ${pct(st.sippCpu)}): sipp may be the limit there, not the server`);
     }
   }
+  // The host's speed over the run: the ratio compares two ladders run minutes apart.
+  const loopMedian = (name: ServerName) => {
+    const ms = steps.filter((st) => st.server === name && st.hostLoop?.server !== undefined).map((st) => st.hostLoop!.server!).sort((a, b) => a - b);
+    return ms.length ? { median: percentile(ms, 50), min: ms[0]!, max: ms[ms.length - 1]! } : undefined;
+  };
+  const hostSpeed = servers.map((s) => [s.name, loopMedian(s.name)] as const);
+  const shown = hostSpeed.filter(([, h]) => h).map(([n, h]) => `${n}'s steps ${h!.median.toFixed(0)} ms (${h!.min.toFixed(0)}-${h!.max.toFixed(0)})`);
+  let hostSkew: number | undefined;
+  if (shown.length) {
+    out(`host speed: a fixed loop on the server's core (CPU ${pinning.server}) after each step took, median (range): ${shown.join('; ')}`);
+    const ko = loopMedian('kamailio');
+    const oo = loopMedian('outpost');
+    if (ko && oo) hostSkew = oo.median / ko.median - 1;
+    if (hostSkew !== undefined && Math.abs(hostSkew) > HOST_SPEED_TOLERANCE) {
+      out(`WARNING: the host ran ${pct(Math.abs(hostSkew))} ${hostSkew > 0 ? 'slower' : 'faster'} during Outpost's ladder than during Kamailio's: the ratio below is not a reading; run again`);
+    }
+  }
   out();
   const mark = (ok: boolean) => (ok ? 'PASS' : 'FAIL');
   if (SERVERS.includes('outpost')) {
@@ -1560,7 +1602,7 @@ async function main(): Promise<number> {
     out(`  ${mark(oTx >= GOAL_TRANSACTIONS)}  >= ${fmtInt(GOAL_TRANSACTIONS)} REGISTER transactions/s (${fmtInt(GOAL_TRANSACTIONS / 2)} digest registrations/s)   outpost sustained ${fmtInt(oTx)} REGISTER/s (${fmtInt(o?.rate ?? 0)} registrations/s; achieved ${fmtInt(o?.achieved ?? 0)})`);
     if (SERVERS.includes('kamailio')) {
       const r = o && k ? o.rate / k.rate : undefined;
-      out(`  ${r === undefined ? (k ? 'FAIL' : 'n/a ') : mark(r >= GOAL_RATIO)}  >= 1/3 of Kamailio's rate                          ${r === undefined ? (k ? 'Outpost sustained no rate' : 'Kamailio sustained no rate') : `${r.toFixed(3)} x (${fmtInt(o!.rate)} / ${fmtInt(k!.rate)} registrations/s sustained; achieved ${(o!.achieved / k!.achieved).toFixed(3)} x)`}`);
+      out(`  ${r === undefined ? (k ? 'FAIL' : 'n/a ') : mark(r >= GOAL_RATIO)}  >= 1/3 of Kamailio's rate                          ${r === undefined ? (k ? 'Outpost sustained no rate' : 'Kamailio sustained no rate') : `${r.toFixed(3)} x (${fmtInt(o!.rate)} / ${fmtInt(k!.rate)} registrations/s sustained; achieved ${(o!.achieved / k!.achieved).toFixed(3)} x)`}${hostSkew !== undefined && Math.abs(hostSkew) > HOST_SPEED_TOLERANCE ? `; NOT A READING: host speed differed by ${pct(Math.abs(hostSkew))}` : ''}`);
     }
   }
   if (CPU_PROF_DIR) out('NOTE: Outpost ran under --cpu-prof; its figures include the profiler\'s overhead and are not the benchmark');
@@ -1602,7 +1644,8 @@ function logStep(st: Step, index: number): void {
   log(
     `[${index}] ${st.server} at ${fmtInt(st.rate)}/s${st.phase === 'refine' ? ' (refine)' : ''}: ${fmtInt(st.sipp.successful)} of ${fmtInt(st.sipp.created)} registrations (failed ${failPct(st.failedShare)}), ` +
       `${fmtInt(st.achieved)}/s, retrans ${fmtInt(st.sipp.retransmissions)}, server CPU ${pct(st.serverCpu)}, sipp CPU ${pct(st.sippCpu)}, others ${pct(st.othersOnServerCore)}/${pct(st.othersOnLoadgenCore)}: ${st.clean ? 'sustained' : 'NOT sustained'}` +
-      (st.outpostCounters ? ` [outpost: ${st.outpostCounters}]` : ''),
+      (st.outpostCounters ? ` [outpost: ${st.outpostCounters}]` : '') +
+      (st.hostLoop ? `; host loop ${st.hostLoop.server?.toFixed(0) ?? '?'}/${st.hostLoop.loadgen?.toFixed(0) ?? '?'} ms (server/load generator core)` : ''),
   );
 }
 
