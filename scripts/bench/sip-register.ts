@@ -44,7 +44,9 @@
  *     least 95% of the target; achieved = 99.9% of the registrations / the time until 99.9% had completed (sipp's
  *     dumps every 100 ms, interpolated), so a backlog the server works off after the sending counts against it and
  *     one straggler does not. The ladder stops at the first rate not sustained, then --refine bisection steps
- *     between the last sustained rate and it. A failed step during which other processes took more than 15% of
+ *     between the last sustained rate and it. Before each step the server is given at least 1.5 s and, after an
+ *     overload, the time to become idle again (< 5% of its core over 500 ms, 40 s at most; logged when over 2 s),
+ *     so that no rate is measured on the backlog of the step before. A failed step during which other processes took more than 15% of
  *     the server's core, or the load generator's core was more than 95% busy, is run again once. The other server
  *     is stopped (SIGSTOP) meanwhile (Outpost only once its memory has been read), so that its timers cannot run
  *     on the shared core.
@@ -103,6 +105,10 @@ const CLEAN_ACHIEVED = 0.95;
  * load generator's core was busier than LOADGEN_BUSY (sipp could not have sent faster).
  */
 const DISTURBED = 0.15;
+/** Before a step the server must be this idle (share of its core over 500 ms)... */
+const IDLE_CPU = 0.05;
+/** ...or have had this long to get there. */
+const SETTLE_STEP_MS = 40_000;
 /** The two ladders' host speed (median fixed-loop time on the server's core) may differ this much for a fair ratio. */
 const HOST_SPEED_TOLERANCE = 0.1;
 const LOADGEN_BUSY = 0.95;
@@ -935,11 +941,29 @@ function counterDelta(before: Map<string, number> | undefined, after: Map<string
   return parts.filter(([, v]) => v !== 0).map(([k, v]) => `${k} ${v}`).join(', ');
 }
 
+/** Waits at least 1.5 s, then until the server uses less than IDLE_CPU of its core over 500 ms (SETTLE_STEP_MS at most). */
+async function settle(server: Server): Promise<{ ms: number; idle: boolean; cpu: number | undefined }> {
+  const started = Date.now();
+  await sleep(1000);
+  let cpu: number | undefined;
+  for (;;) {
+    const before = server.cpu();
+    await sleep(500);
+    const after = server.cpu();
+    cpu = before !== undefined && after !== undefined ? (after - before) / 0.5 : undefined;
+    if (cpu === undefined || cpu < IDLE_CPU) return { ms: Date.now() - started, idle: true, cpu };
+    if (Date.now() - started >= SETTLE_STEP_MS) return { ms: Date.now() - started, idle: false, cpu };
+  }
+}
+
 async function runStep(ctx: Context, server: Server, pauseOthers: readonly Server[], rate: number, phase: Step['phase'], attempt: number, index: number): Promise<Step> {
   for (const o of pauseOthers) o.pause();
   server.resume();
-  // Let the server run what piled up while it was stopped (timers) and drain the previous step.
-  await sleep(1500);
+  // Let the server run what piled up while it was stopped (timers) and drain the previous step: at least 1.5 s, and
+  // after an overload until it is idle (less than IDLE_CPU of its core over half a second; at most SETTLE_STEP_MS),
+  // so that every rate is measured from a quiet server, not on the backlog of the step before.
+  const settled = await settle(server);
+  if (settled.ms > 2000) log(`${server.name}: ${(settled.ms / 1000).toFixed(1)} s to become idle before ${fmtInt(rate)}/s${settled.idle ? '' : ` (still ${pct(settled.cpu)} busy: measured anyway)`}`);
   const n = Math.min(SIPP_PROCESSES, Math.max(1, Math.floor(rate / 50)));
   const files = slicesFor(ctx, n);
   const base = Math.floor(rate / n);
@@ -1652,7 +1676,7 @@ function logStep(st: Step, index: number): void {
 // Bounded: whatever happens, the run ends. Start-up (Outpost applies the site file), the memory passes and Timer J,
 // every step a server may take (ladder, refinements, one repeat each) with sipp's own time-out, the latency runs.
 const maxSteps = SERVERS.length * (RATES.length + REFINE + 2);
-const budgetS = Math.round(120 + SERVERS.length * (USERS / MEMORY_PASS_RATE + 45) + TIMER_J_S + maxSteps * (DURATION_S + 5) + 4 * (DURATION_S + 10) + SERVERS.length * 2 * (LATENCY_S + 6));
+const budgetS = Math.round(120 + SERVERS.length * (USERS / MEMORY_PASS_RATE + 45) + TIMER_J_S + maxSteps * (DURATION_S + 5 + SETTLE_STEP_MS / 1000) + 4 * (DURATION_S + 10) + SERVERS.length * 2 * (LATENCY_S + 6));
 const watchdog = setTimeout(() => {
   log(`gave up after ${budgetS} s`);
   void cleanup().finally(() => process.exit(2));
