@@ -59,9 +59,10 @@
  *  The servers run on the first CPU this process may use; sipp, the UAC and this process (taskset -a -p) on the
  *  second. Every step reports the server's CPU, sipp's CPU, what other processes took on each core and, when that
  *  is more than 10%, the busiest of them, and how fast the host was: after each step, with the server stopped, a
- *  fixed loop on each core (coreLoopMs). This host's speed moves by up to 2x within minutes (a neighbour, steal
- *  the guest does not see); when the median on the server's core differs by more than 10% between the two
- *  ladders, the ratio is marked NOT A READING. Every server and sipp runs in a session of its own; with --boost N they
+ *  fixed loop and a random walk through memory on each core (coreSpeed). This host's speed moves by up to 2x within
+ *  minutes (a neighbour, steal the guest does not see); when the medians on the server's core differ by more than
+ *  10% between the two ladders, or a step was followed by a probe 1.5x slower than the fastest, the ratio is marked
+ *  NOT A READING. Every server and sipp runs in a session of its own; with --boost N they
  *  run under `nice -n -N` and, where the kernel groups CPU time by session (autogroup), their session groups and
  *  this process's get nice -N too (put back on exit): plain nice does not count against other sessions there.
  *  --cpu-prof DIR restarts Outpost under `node --cpu-prof` once it has applied the site file and prints a summary
@@ -259,16 +260,24 @@ function available(command: string, versionArgs: readonly string[]): string | un
 // --- CPU pinning and accounting (as in dhcp.ts) ----------------------------------------------------------------
 
 /**
- * A fixed integer loop's time on one core, ms (best of two, in a node of its own pinned there): the same work every
- * time, so a larger figure means a slower host (a neighbour, CPU steal the guest does not see, a lower clock).
- * The servers' CPU per registration moves with it; a ratio between ladders run at different host speeds is not a
- * reading.
+ * How fast one core of the host is now, in a node of its own pinned there (best of two each, ms): a fixed integer
+ * loop (the core's speed) and a walk of 10^6 random steps through a 16 MiB table (the memory's: a neighbour
+ * thrashing the shared cache or memory shows there, not in the loop). The same work every time, so larger figures
+ * mean a slower host; the servers' CPU per registration moves with them, and a ratio between ladders run at
+ * different host speeds is not a reading.
  */
-function coreLoopMs(core: number): number | undefined {
-  const loop = 'let best=1e9;for(let k=0;k<2;k++){const t=process.hrtime.bigint();let x=0;for(let i=0;i<1e8;i++)x=(x+i*7)|0;best=Math.min(best,Number(process.hrtime.bigint()-t)/1e6);if(x===1)best=-1}process.stdout.write(String(best))';
-  const r = spawnSync('taskset', ['-c', String(core), process.execPath, '-e', loop], { encoding: 'utf8', timeout: 20_000 });
-  const ms = Number(r.stdout);
-  return r.status === 0 && r.stdout !== '' && Number.isFinite(ms) && ms > 0 ? ms : undefined;
+function coreSpeed(core: number): { loop: number; walk: number } | undefined {
+  const code = [
+    'const N=1<<22,a=new Int32Array(N);for(let i=0;i<N;i++)a[i]=i;let s=12345;',
+    'for(let i=N-1;i>0;i--){s=(s*1103515245+12345)&0x7fffffff;const j=s%(i+1),t=a[i];a[i]=a[j];a[j]=t}',
+    'const best=(f)=>{let b=1e9;for(let k=0;k<2;k++){const t=process.hrtime.bigint();f();b=Math.min(b,Number(process.hrtime.bigint()-t)/1e6)}return b};',
+    'let sink=0;const loop=best(()=>{let x=0;for(let i=0;i<1e8;i++)x=(x+i*7)|0;sink+=x});',
+    'const walk=best(()=>{let p=0;for(let i=0;i<1e6;i++)p=a[p];sink+=p});',
+    'process.stdout.write(loop+" "+walk+(sink===0.5?"!":""))',
+  ].join('');
+  const r = spawnSync('taskset', ['-c', String(core), process.execPath, '-e', code], { encoding: 'utf8', timeout: 30_000 });
+  const [loop, walk] = r.stdout.split(' ').map(Number);
+  return r.status === 0 && loop! > 0 && walk! > 0 ? { loop: loop!, walk: walk! } : undefined;
 }
 
 interface Pinning {
@@ -888,8 +897,8 @@ interface Step {
   /** The busiest processes outside the benchmark meanwhile (any core). */
   topOthers: string;
   outpostCounters?: string;
-  /** A fixed loop's time on each core right after the step (ms; coreLoopMs): how fast the host was. */
-  hostLoop?: { server: number | undefined; loadgen: number | undefined };
+  /** How fast each core of the host was right after the step (coreSpeed, ms). */
+  host?: { server: { loop: number; walk: number } | undefined; loadgen: { loop: number; walk: number } | undefined };
 }
 
 interface Context {
@@ -999,10 +1008,10 @@ async function runStep(ctx: Context, server: Server, pauseOthers: readonly Serve
   const target = jobs.reduce((s, j) => s + j.rate, 0);
   // How fast the host is now, with the server stopped so the probe has its core to itself.
   server.pause();
-  const hostLoop = { server: coreLoopMs(ctx.pinning.server), loadgen: coreLoopMs(ctx.pinning.loadgen) };
+  const host = { server: coreSpeed(ctx.pinning.server), loadgen: coreSpeed(ctx.pinning.loadgen) };
   server.resume();
   return {
-    hostLoop,
+    host,
     server: server.name,
     rate,
     attempt,
@@ -1600,22 +1609,33 @@ async function main(): Promise<number> {
     }
   }
   // The host's speed over the run: the ratio compares two ladders run minutes apart.
-  const loopMedian = (name: ServerName) => {
-    const ms = steps.filter((st) => st.server === name && st.hostLoop?.server !== undefined).map((st) => st.hostLoop!.server!).sort((a, b) => a - b);
+  const speedOf = (name: ServerName, what: 'loop' | 'walk') => {
+    const ms = steps.filter((st) => st.server === name && st.host?.server).map((st) => st.host!.server![what]).sort((a, b) => a - b);
     return ms.length ? { median: percentile(ms, 50), min: ms[0]!, max: ms[ms.length - 1]! } : undefined;
   };
-  const hostSpeed = servers.map((s) => [s.name, loopMedian(s.name)] as const);
-  const shown = hostSpeed.filter(([, h]) => h).map(([n, h]) => `${n}'s steps ${h!.median.toFixed(0)} ms (${h!.min.toFixed(0)}-${h!.max.toFixed(0)})`);
-  let hostSkew: number | undefined;
-  if (shown.length) {
-    out(`host speed: a fixed loop on the server's core (CPU ${pinning.server}) after each step took, median (range): ${shown.join('; ')}`);
-    const ko = loopMedian('kamailio');
-    const oo = loopMedian('outpost');
-    if (ko && oo) hostSkew = oo.median / ko.median - 1;
-    if (hostSkew !== undefined && Math.abs(hostSkew) > HOST_SPEED_TOLERANCE) {
-      out(`WARNING: the host ran ${pct(Math.abs(hostSkew))} ${hostSkew > 0 ? 'slower' : 'faster'} during Outpost's ladder than during Kamailio's: the ratio below is not a reading; run again`);
+  const hostWarnings: string[] = [];
+  const allSpeeds = steps.flatMap((st) => (st.host?.server ? [st.host.server] : []));
+  if (allSpeeds.length) {
+    const fastest = { loop: Math.min(...allSpeeds.map((x) => x.loop)), walk: Math.min(...allSpeeds.map((x) => x.walk)) };
+    const lines: string[] = [];
+    for (const s of servers) {
+      const loop = speedOf(s.name, 'loop');
+      const walk = speedOf(s.name, 'walk');
+      if (!loop || !walk) continue;
+      lines.push(`${s.name}'s steps: loop ${loop.median.toFixed(0)} ms (${loop.min.toFixed(0)}-${loop.max.toFixed(0)}), memory walk ${walk.median.toFixed(0)} ms (${walk.min.toFixed(0)}-${walk.max.toFixed(0)})`);
+      const slowSteps = steps.filter((st) => st.server === s.name && st.host?.server && (st.host.server.loop > 1.5 * fastest.loop || st.host.server.walk > 1.5 * fastest.walk));
+      if (slowSteps.length) hostWarnings.push(`after ${slowSteps.length} of ${s.name}'s steps (${slowSteps.map((st) => fmtInt(st.rate)).join(', ')}/s) the host was over 1.5x slower than its fastest: those figures may be low`);
     }
+    out(`host speed on the server's core (CPU ${pinning.server}) after each step, median (range): ${lines.join('; ')}`);
+    for (const what of ['loop', 'walk'] as const) {
+      const ko = speedOf('kamailio', what);
+      const oo = speedOf('outpost', what);
+      const skew = ko && oo ? oo.median / ko.median - 1 : undefined;
+      if (skew !== undefined && Math.abs(skew) > HOST_SPEED_TOLERANCE) hostWarnings.push(`the host's ${what === 'loop' ? 'CPU' : 'memory'} was ${pct(Math.abs(skew))} ${skew > 0 ? 'slower' : 'faster'} during Outpost's ladder than during Kamailio's`);
+    }
+    for (const w of hostWarnings) out(`WARNING: ${w}`);
   }
+  const notAReading = hostWarnings.length > 0;
   out();
   const mark = (ok: boolean) => (ok ? 'PASS' : 'FAIL');
   if (SERVERS.includes('outpost')) {
@@ -1626,7 +1646,7 @@ async function main(): Promise<number> {
     out(`  ${mark(oTx >= GOAL_TRANSACTIONS)}  >= ${fmtInt(GOAL_TRANSACTIONS)} REGISTER transactions/s (${fmtInt(GOAL_TRANSACTIONS / 2)} digest registrations/s)   outpost sustained ${fmtInt(oTx)} REGISTER/s (${fmtInt(o?.rate ?? 0)} registrations/s; achieved ${fmtInt(o?.achieved ?? 0)})`);
     if (SERVERS.includes('kamailio')) {
       const r = o && k ? o.rate / k.rate : undefined;
-      out(`  ${r === undefined ? (k ? 'FAIL' : 'n/a ') : mark(r >= GOAL_RATIO)}  >= 1/3 of Kamailio's rate                          ${r === undefined ? (k ? 'Outpost sustained no rate' : 'Kamailio sustained no rate') : `${r.toFixed(3)} x (${fmtInt(o!.rate)} / ${fmtInt(k!.rate)} registrations/s sustained; achieved ${(o!.achieved / k!.achieved).toFixed(3)} x)`}${hostSkew !== undefined && Math.abs(hostSkew) > HOST_SPEED_TOLERANCE ? `; NOT A READING: host speed differed by ${pct(Math.abs(hostSkew))}` : ''}`);
+      out(`  ${r === undefined ? (k ? 'FAIL' : 'n/a ') : mark(r >= GOAL_RATIO)}  >= 1/3 of Kamailio's rate                          ${r === undefined ? (k ? 'Outpost sustained no rate' : 'Kamailio sustained no rate') : `${r.toFixed(3)} x (${fmtInt(o!.rate)} / ${fmtInt(k!.rate)} registrations/s sustained; achieved ${(o!.achieved / k!.achieved).toFixed(3)} x)`}${notAReading ? '; NOT A READING: the host\'s speed moved (WARNING above)' : ''}`);
     }
   }
   if (CPU_PROF_DIR) out('NOTE: Outpost ran under --cpu-prof; its figures include the profiler\'s overhead and are not the benchmark');
@@ -1669,7 +1689,7 @@ function logStep(st: Step, index: number): void {
     `[${index}] ${st.server} at ${fmtInt(st.rate)}/s${st.phase === 'refine' ? ' (refine)' : ''}: ${fmtInt(st.sipp.successful)} of ${fmtInt(st.sipp.created)} registrations (failed ${failPct(st.failedShare)}), ` +
       `${fmtInt(st.achieved)}/s, retrans ${fmtInt(st.sipp.retransmissions)}, server CPU ${pct(st.serverCpu)}, sipp CPU ${pct(st.sippCpu)}, others ${pct(st.othersOnServerCore)}/${pct(st.othersOnLoadgenCore)}: ${st.clean ? 'sustained' : 'NOT sustained'}` +
       (st.outpostCounters ? ` [outpost: ${st.outpostCounters}]` : '') +
-      (st.hostLoop ? `; host loop ${st.hostLoop.server?.toFixed(0) ?? '?'}/${st.hostLoop.loadgen?.toFixed(0) ?? '?'} ms (server/load generator core)` : ''),
+      (st.host ? `; host loop/walk ${st.host.server ? `${st.host.server.loop.toFixed(0)}/${st.host.server.walk.toFixed(0)}` : '?'} ms on the server's core, ${st.host.loadgen ? `${st.host.loadgen.loop.toFixed(0)}/${st.host.loadgen.walk.toFixed(0)}` : '?'} on the load generator's` : ''),
   );
 }
 
