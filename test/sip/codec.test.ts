@@ -41,6 +41,7 @@ import {
   type SipResponse,
 } from '../../src/sip/message.js';
 import { parseUri, UnsupportedSchemeError, UriError, uriEquals, unescapeUser } from '../../src/sip/uri.js';
+import { Rng } from '../support/rng.js';
 
 const DIR = fileURLToPath(new URL('./torture/', import.meta.url));
 const load = (name: string): Buffer => readFileSync(`${DIR}${name}.dat`);
@@ -1151,13 +1152,8 @@ describe('header values', () => {
   });
 
   it('readHead reads plain header lines as the general reader does, folded and broken ones included', () => {
-    let seed = 4242;
-    const next = (n: number): number => {
-      seed = (seed + 0x6d2b79f5) | 0;
-      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return Math.floor((((t ^ (t >>> 14)) >>> 0) / 2 ** 32) * n);
-    };
+    const rng = new Rng(4242);
+    const next = (n: number): number => rng.int(n);
     const lines = ['Via: SIP/2.0/UDP 10.0.0.5;branch=z9hG4bK-1', 'v:SIP/2.0/UDP h', 'From : <sip:1@h>;tag=1', 'To:\t<sip:1@h> ', 'Call-ID: a@b', 'CSeq: 1 REGISTER',
       'X-Empty:', 'Subject: a: b', 'User-Agent: Well SIP-T26P \xe9\r', 'i:x'];
     const odd = [' folded', '\tfolded', '', 'no colon', ':no name', 'bad name: x', 'Na\x00me: x', 'X:\r', ' : x'];
@@ -1186,13 +1182,8 @@ describe('header values', () => {
   });
 
   it('parseParams reads the usual form as the general reader does, accepted or refused, and shares one map for none', () => {
-    let seed = 99;
-    const next = (n: number): number => {
-      seed = (seed + 0x6d2b79f5) | 0;
-      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return Math.floor((((t ^ (t >>> 14)) >>> 0) / 2 ** 32) * n);
-    };
+    const rng = new Rng(99);
+    const next = (n: number): number => rng.int(n);
     const pieces = [';', ';', ';', 'tag', 'branch', 'z9hG4bK-77', 'rport', 'RPort', 'expires', '=', '=', '3600', 'q', '0.5', ' ', '\t', '"', '"a;b"',
       ',', '<', '>', '\\', '\xe9', '\x00', 'lr', '%41', 'a=b=c', '~', '@'];
     const outcome = (f: () => ReadonlyMap<string, string | null>): string => {

@@ -25,6 +25,7 @@ import {
   type DigestCredentials,
   type VerifyOptions,
 } from '../../src/sip/digest.js';
+import { Rng } from '../support/rng.js';
 
 /** A fixed instant on a whole second, so nonce ages are exact. */
 const T0 = 1_700_000_000_000;
@@ -399,14 +400,8 @@ describe('SIP digest authentication', () => {
     it('reads the common form as the general reader does, whatever the variation', () => {
       // parseCredentials reads the form phones send in one pass and leaves the rest to the general reader: both
       // must agree on every input, accepted or refused.
-      let seed = 777;
-      const next = (n: number): number => {
-        // mulberry32: well spread in every bit, unlike a small-modulus LCG's low bits.
-        seed = (seed + 0x6d2b79f5) | 0;
-        let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-        t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-        return Math.floor((((t ^ (t >>> 14)) >>> 0) / 2 ** 32) * n);
-      };
+      const rng = new Rng(777);
+      const next = (n: number): number => rng.int(n);
       const pick = <T>(xs: readonly T[]): T => xs[next(xs.length)]!;
       const names = ['username', 'realm', 'nonce', 'uri', 'response', 'algorithm', 'cnonce', 'opaque', 'qop', 'nc', 'USERNAME', 'Realm', 'foo', 'nonce'];
       const values = ['"201"', '201', '"outpost"', '"sip:10.0.0.1"', 'sip:10.0.0.1', '"a,b"', '"a\\"b"', '"é"', '"\xc3\xa9"', '00000001', 'auth', '"auth"', '""', '',

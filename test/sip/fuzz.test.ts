@@ -10,30 +10,8 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect, isIP, type Socket } from 'node:net';
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { Rng } from '../support/rng.js';
 import { authRow, HOST, killChildren, registrations, SipClient, sipp, sleep, startSip, waitFor, type SipHarness } from './harness.js';
-
-/** mulberry32: small, fast, good enough to pick mutations, and the same sequence for the same seed. */
-class Rng {
-  private s: number;
-  constructor(seed: number) {
-    this.s = seed >>> 0;
-  }
-  next(): number {
-    let t = (this.s = (this.s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-  pick<T>(items: readonly T[]): T {
-    return items[this.int(items.length)]!;
-  }
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-}
 
 const USER = '420234567111';
 const PASSWORD = 'fuzz-line-Secret';
