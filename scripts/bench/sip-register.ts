@@ -46,8 +46,9 @@
  *     one straggler does not. The ladder stops at the first rate not sustained, then --refine bisection steps
  *     between the last sustained rate and it. Before each step the server is given at least 1.5 s and, after an
  *     overload, the time to become idle again (< 5% of its core over 500 ms, 40 s at most; logged when over 2 s),
- *     so that no rate is measured on the backlog of the step before. A failed step during which other processes took more than 15% of
- *     the server's core, or the load generator's core was more than 95% busy, is run again once. The other server
+ *     so that no rate is measured on the backlog of the step before. A failed step during which other processes
+ *     took more than 15% of the server's core, or the load generator's core was more than 95% busy, is run again
+ *     once. The other server
  *     is stopped (SIGSTOP) meanwhile (Outpost only once its memory has been read), so that its timers cannot run
  *     on the shared core.
  *  4. Latency: a digest UAC in this process (hrtime, not sipp's clock: sipp 3.6 timestamps with
@@ -62,9 +63,10 @@
  *  fixed loop and a random walk through memory on each core (coreSpeed). This host's speed moves by up to 2x within
  *  minutes (a neighbour, steal the guest does not see); when the medians on the server's core differ by more than
  *  10% between the two ladders the ratio is marked NOT A READING (steps followed by a probe 1.5x slower than the
- *  run's fastest are named in a note: their absolute figures may be low). Every server and sipp runs in a session of its own; with --boost N they
- *  run under `nice -n -N` and, where the kernel groups CPU time by session (autogroup), their session groups and
- *  this process's get nice -N too (put back on exit): plain nice does not count against other sessions there.
+ *  run's fastest are named in a note: their absolute figures may be low). Every server and sipp runs in a session
+ *  of its own; with --boost N they run under `nice -n -N` and, where the kernel groups CPU time by session
+ *  (autogroup), their session groups and this process's get nice -N too (put back on exit): plain nice does not
+ *  count against other sessions there.
  *  --cpu-prof DIR restarts Outpost under `node --cpu-prof` once it has applied the site file and prints a summary
  *  of its profile at the end (its figures are then not the benchmark).
  *  Traffic goes only to 127.0.0.1. Children (each server's process group) are killed and the temp dir removed on
@@ -110,7 +112,7 @@ const DISTURBED = 0.15;
 const IDLE_CPU = 0.05;
 /** ...or have had this long to get there. */
 const SETTLE_STEP_MS = 40_000;
-/** The two ladders' host speed (median fixed-loop time on the server's core) may differ this much for a fair ratio. */
+/** The two ladders' host speed (median loop and memory-walk times on the server's core) may differ this much. */
 const HOST_SPEED_TOLERANCE = 0.1;
 const LOADGEN_BUSY = 0.95;
 const FIRST_USER = 10000;
@@ -276,7 +278,7 @@ function coreSpeed(core: number): { loop: number; walk: number } | undefined {
     'process.stdout.write(loop+" "+walk+(sink===0.5?"!":""))',
   ].join('');
   const r = spawnSync('taskset', ['-c', String(core), process.execPath, '-e', code], { encoding: 'utf8', timeout: 30_000 });
-  const [loop, walk] = r.stdout.split(' ').map(Number);
+  const [loop, walk] = (r.stdout ?? '').split(' ').map(Number);
   return r.status === 0 && loop! > 0 && walk! > 0 ? { loop: loop!, walk: walk! } : undefined;
 }
 

@@ -398,12 +398,9 @@ const OFFERED = new WeakMap<readonly DigestAlgorithm[], DigestAlgorithm[]>();
 
 /**
  * The text of a challenge before and after its nonce (everything but the nonce is the same for an algorithm,
- * staleness, opaque and realm; the nonce is ASCII), made once; the last one asked for is looked up without
- * building a key.
+ * staleness, opaque and realm; the nonce is ASCII), made once.
  */
 function challengeText(algorithm: DigestAlgorithm, stale: boolean, opaque: string, realm: string): readonly [string, string] {
-  const last = lastChallengeText;
-  if (last && last.algorithm === algorithm && last.stale === stale && last.opaque === opaque && last.realm === realm) return last.around;
   const key = `${algorithm}\0${stale ? 1 : 0}\0${opaque}\0${realm}`;
   let around = CHALLENGE_TEXT.get(key);
   if (!around) {
@@ -413,12 +410,10 @@ function challengeText(algorithm: DigestAlgorithm, stale: boolean, opaque: strin
     if (CHALLENGE_TEXT.size >= 64) CHALLENGE_TEXT.clear();
     CHALLENGE_TEXT.set(key, around);
   }
-  lastChallengeText = { algorithm, stale, opaque, realm, around };
   return around;
 }
 
 const CHALLENGE_TEXT = new Map<string, [string, string]>();
-let lastChallengeText: { algorithm: DigestAlgorithm; stale: boolean; opaque: string; realm: string; around: readonly [string, string] } | undefined;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Parsing
@@ -596,10 +591,7 @@ function commonCredentials(value: string): DigestCredentials | undefined {
   return { username, realm, nonce, uri, response, algorithm, cnonce, opaque, qop, nc };
 }
 
-/*
- * headers.ts's isLws and isTokenCode, repeated on purpose: V8 did not inline the imported ones into the scanner's
- * loops (see message.ts).
- */
+/* Also in headers.ts and message.ts, on purpose: V8 did not inline imported ones into these loops (see message.ts). */
 function isLws(c: number): boolean {
   return c === 32 || c === 9;
 }

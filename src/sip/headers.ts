@@ -155,13 +155,13 @@ function commonParams(text: string): Map<string, string | null> | undefined {
   }
 }
 
-/** SP or HTAB: linear white space within a line. */
-export function isLws(c: number): boolean {
+/** SP or HTAB: linear white space within a line (message.ts and digest.ts keep their own: see message.ts). */
+function isLws(c: number): boolean {
   return c === 32 || c === 9;
 }
 
 /** token characters (RFC 3261 §25.1): alphanumerics and - . ! % * _ + ` ' ~ */
-export function isTokenCode(c: number): boolean {
+function isTokenCode(c: number): boolean {
   return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 45 || c === 46 || c === 33 || c === 37 || c === 42 || c === 95 || c === 43 || c === 96 || c === 39 || c === 126;
 }
 
@@ -314,7 +314,7 @@ export interface Via {
   transport: string;
   host: string;
   port: number | undefined;
-  /** Read-only as parsed (copy it to stamp received and rport). */
+  /** Read-only to its readers; parseVia makes a new map for each call (NO_PARAMS, shared, when there are none). */
   params: ReadonlyMap<string, string | null>;
 }
 
